@@ -1,0 +1,114 @@
+"""What every answerer shares: the protocol, the evidence it reads, and how answers are worded."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..sentences import sentence_spans, terms, words
+from ..types import Answer, Chunk, Citation, Document, Turn
+
+CANNOT_ANSWER = "The articles don't answer this question."
+NOT_MENTIONED = "The articles don't mention {names}, so they can't answer this question."
+
+
+@dataclass(frozen=True)
+class Question:
+    """The user's question, and the standalone version that retrieval and scoring use."""
+
+    text: str
+    standalone: str
+    history: tuple[Turn, ...] = ()
+
+
+@dataclass
+class Evidence:
+    """The retrieved passages, the documents they point into, and corpus statistics."""
+
+    passages: list[Chunk]
+    documents: Mapping[str, Document]
+    stats: "CorpusStats"
+
+
+class Answerer(Protocol):
+    """Writes an answer whose citations are exact spans of `evidence.documents`."""
+
+    mode: str
+
+    def answer(self, question: Question, evidence: Evidence) -> Answer: ...
+
+
+@dataclass
+class CorpusStats:
+    """Vocabulary and sentence frequencies of the whole corpus: what "rare" and "unknown" mean."""
+
+    sentence_count: int = 0
+    df: Counter = field(default_factory=Counter)
+    vocabulary: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(cls, documents: list[Document]) -> "CorpusStats":
+        df: Counter = Counter()
+        vocab: set[str] = set()
+        count = 0
+        for doc in documents:
+            for s, e in sentence_spans(doc.text):
+                count += 1
+                df.update(set(terms(doc.text[s:e])))
+            vocab.update(words(doc.text))
+            vocab.update(words(doc.title))
+        return cls(sentence_count=count, df=df, vocabulary=frozenset(vocab))
+
+    def idf(self, term: str) -> float:
+        return math.log((self.sentence_count + 1) / (self.df.get(term, 0) + 0.5))
+
+    def knows(self, word: str) -> bool:
+        """True when the corpus has this word or a close form of it (America / American)."""
+        word = word.lower()
+        if word in self.vocabulary:
+            return True
+        if len(word) < 5:
+            return False
+        stem = word[: max(5, int(len(word) * 0.8))]
+        return any(v.startswith(stem) for v in self.vocabulary)
+
+
+_NAME = re.compile(r"(?<![\w’'])([A-Z][\w’'.-]*[\w]|\d[\d,.]*)")
+
+
+def unknown_names(question: str, stats: CorpusStats) -> list[str]:
+    """Proper names and numbers in the question that the corpus never mentions."""
+    found = []
+    for m in _NAME.finditer(question):
+        token = m.group(1)
+        if m.start() == len(question) - len(question.lstrip()):
+            continue  # the first word is capitalized anyway
+        parts = [p for p in words(token) if p]
+        if parts and not all(stats.knows(p) for p in parts):
+            found.append(token.rstrip("’'s").rstrip("’'"))
+    return found
+
+
+def abstain(mode: str, text: str = CANNOT_ANSWER, passages: list[Chunk] | None = None) -> Answer:
+    return Answer(text=text, citations=[], abstained=True, mode=mode, passages=passages or [])
+
+
+def source_label(doc: Document) -> str:
+    return doc.metadata.get("outlet") or doc.title
+
+
+def numbered(citations: list[Citation], documents: Mapping[str, Document]) -> str:
+    """One line per quote: "CNN: “…” [1]"."""
+    lines = []
+    for n, c in enumerate(citations, 1):
+        lines.append(f"{source_label(documents[c.doc_id])}: “{c.quote}” [{n}]")
+    return "\n".join(lines)
+
+
+def join_names(names: list[str]) -> str:
+    names = list(dict.fromkeys(names))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

@@ -1,0 +1,141 @@
+"""The offline answerer: picks the sentences that answer the question and quotes them exactly."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..citations import cite
+from ..embed import Embedder
+from ..sentences import QUESTION_WORDS, sentence_spans, terms
+from ..types import Answer
+from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, numbered, unknown_names
+
+DENSE_WEIGHT = 0.55
+PAIR_PENALTY = 0.03  # two sentences must beat one by this much to be quoted together
+KEEP_WITHIN = 0.07  # further quotes must score within this of the best
+
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
+    r"twice|double|triple)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(?:\d{4}|january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|week|month|year|"
+    r"earlier|later|since|ago|era|war)\b",
+    re.I,
+)
+_ASKS_NUMBER = re.compile(
+    r"\b(?:how (?:many|much|large|big|high|far)|what (?:share|percentage|proportion|fraction|portion|"
+    r"amount|value|number|sum|figure)|what per ?cent)\b",
+    re.I,
+)
+_ASKS_DATE = re.compile(r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month))\b", re.I)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A candidate quote: one sentence, or two adjacent sentences of a paragraph."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    pair: bool = False
+
+
+class ExtractiveAnswerer:
+    mode = "offline"
+
+    def __init__(self, embedder: Embedder, min_relevance: float = 0.42, max_citations: int = 3) -> None:
+        self.embedder = embedder
+        self.min_relevance = min_relevance
+        self.max_citations = max_citations
+
+    def answer(self, question: Question, evidence: Evidence) -> Answer:
+        missing = unknown_names(question.text, evidence.stats)
+        if missing:
+            return abstain(self.mode, NOT_MENTIONED.format(names=join_names(missing)), evidence.passages)
+        units = self._units(evidence)
+        if not units:
+            return abstain(self.mode, passages=evidence.passages)
+        ranked = self._rank(question.standalone, units, evidence)
+        wants = _answer_type(question.text)
+        ranked = [(score, u) for score, u in ranked if _has_type(u.text, wants)]
+        if not ranked or ranked[0][0] < self.min_relevance:
+            return abstain(self.mode, passages=evidence.passages)
+        chosen = self._choose(ranked)
+        citations = [cite(evidence.documents[u.doc_id], u.start, u.end) for u in chosen]
+        return Answer(
+            text=numbered(citations, evidence.documents),
+            citations=citations,
+            abstained=False,
+            mode=self.mode,
+            passages=evidence.passages,
+        )
+
+    def _units(self, evidence: Evidence) -> list[_Unit]:
+        seen: set[tuple[str, int, int]] = set()
+        units: list[_Unit] = []
+        for chunk in evidence.passages:
+            doc = evidence.documents.get(chunk.doc_id)
+            if doc is None:
+                continue
+            spans = sentence_spans(doc.text, chunk.start, chunk.end)
+            for i, (s, e) in enumerate(spans):
+                candidates = [(s, e)]
+                if i + 1 < len(spans) and "\n" not in doc.text[e : spans[i + 1][0]]:
+                    candidates.append((s, spans[i + 1][1]))
+                for pair, (cs, ce) in enumerate(candidates):
+                    if (doc.doc_id, cs, ce) not in seen:
+                        seen.add((doc.doc_id, cs, ce))
+                        units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce], pair=bool(pair)))
+        return units
+
+    def _rank(self, query: str, units: list[_Unit], evidence: Evidence) -> list[tuple[float, _Unit]]:
+        vectors = self.embedder.embed([query] + [u.text for u in units])
+        q_vec, unit_vecs = vectors[0], vectors[1:]
+        stats = evidence.stats
+        q_terms = {t for t in terms(query) if t not in QUESTION_WORDS}
+        weights = {t: stats.idf(t) for t in q_terms}
+        total = sum(weights.values()) or 1.0
+        ranked = []
+        for unit, vec in zip(units, unit_vecs):
+            dense = sum(a * b for a, b in zip(q_vec, vec))
+            u_terms = set(terms(unit.text))
+            lexical = sum(w for t, w in weights.items() if t in u_terms) / total
+            score = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
+            if unit.pair:
+                score -= PAIR_PENALTY
+            ranked.append((score, unit))
+        ranked.sort(key=lambda x: -x[0])
+        return ranked
+
+    def _choose(self, ranked: list[tuple[float, _Unit]]) -> list[_Unit]:
+        best = ranked[0][0]
+        chosen: list[_Unit] = []
+        for score, unit in ranked:
+            if len(chosen) >= self.max_citations or score < max(self.min_relevance, best - KEEP_WITHIN):
+                break
+            if any(c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end for c in chosen):
+                continue
+            chosen.append(unit)
+        return chosen
+
+
+def _answer_type(question: str) -> str | None:
+    if _ASKS_NUMBER.search(question):
+        return "number"
+    if _ASKS_DATE.search(question):
+        return "date"
+    return None
+
+
+def _has_type(text: str, wants: str | None) -> bool:
+    if wants == "number":
+        return bool(_NUMBER.search(text))
+    if wants == "date":
+        return bool(_DATE.search(text))
+    return True
+

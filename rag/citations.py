@@ -1,0 +1,109 @@
+"""Locating and verifying quotes: the trust boundary. Nothing reaches a reader as a quote
+unless it is exactly `document.text[start:end]`."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+
+from .types import Citation, Document
+
+# Characters that writers (and models) swap freely; folded before comparing.
+_FOLD = str.maketrans({
+    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'",
+    "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"',
+    "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+})
+
+
+def cite(doc: Document, start: int, end: int) -> Citation:
+    """A citation for doc.text[start:end], trimmed of surrounding whitespace."""
+    if not 0 <= start < end <= len(doc.text):
+        raise ValueError(f"span {start}:{end} is outside {doc.doc_id}")
+    while start < end and doc.text[start].isspace():
+        start += 1
+    while end > start and doc.text[end - 1].isspace():
+        end -= 1
+    return Citation(doc_id=doc.doc_id, title=doc.title, quote=doc.text[start:end], start=start, end=end)
+
+
+def is_exact(citation: Citation, doc: Document) -> bool:
+    """The one check every shown quote must pass."""
+    return (
+        citation.doc_id == doc.doc_id
+        and 0 <= citation.start < citation.end <= len(doc.text)
+        and doc.text[citation.start : citation.end] == citation.quote
+    )
+
+
+def _normalize(text: str) -> tuple[str, list[int]]:
+    """Fold quotes, dashes, case and runs of whitespace; return the folded text and, for each of
+    its characters, the offset of the original character it came from."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        ch = unicodedata.normalize("NFKC", ch.translate(_FOLD)).lower()
+        for c in ch:
+            if c.isspace():
+                if out and out[-1] == " ":
+                    continue
+                c = " "
+            out.append(c)
+            where.append(i)
+    return "".join(out), where
+
+
+def normalized(text: str) -> str:
+    """Folded text for comparisons (evals use it too)."""
+    return _normalize(text)[0].strip()
+
+
+def locate(quote: str, text: str, min_ratio: float = 0.9) -> tuple[int, int] | None:
+    """Where `quote` stands in `text`: exactly, then up to quote/dash/space/case folding, then as
+    a near miss (a dropped or changed word) of at least `min_ratio` similarity. Returns offsets
+    into the original `text`, or None when the quote is not there."""
+    quote = quote.strip().strip("\"'“”‘’").strip()
+    if not quote:
+        return None
+    pos = text.find(quote)
+    if pos >= 0:
+        return pos, pos + len(quote)
+    norm_text, where = _normalize(text)
+    norm_quote = _normalize(quote)[0].strip()
+    if len(norm_quote) < 8:
+        return None
+    pos = norm_text.find(norm_quote)
+    if pos >= 0:
+        return where[pos], where[pos + len(norm_quote) - 1] + 1
+    return _near_miss(norm_quote, norm_text, where, min_ratio)
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _near_miss(quote: str, text: str, where: list[int], min_ratio: float) -> tuple[int, int] | None:
+    """Best window of the text, aligned on words, whose similarity to the quote is high enough."""
+    q_words = quote.split()
+    if len(q_words) < 4:
+        return None
+    t_words = list(_WORD.finditer(text))
+    anchors = {w for w in q_words[:3] + q_words[-3:]}
+    best: tuple[float, int, int] | None = None
+    n = len(q_words)
+    for i, m in enumerate(t_words):
+        if m.group() not in anchors:
+            continue
+        for length in range(max(1, n - 3), n + 4):
+            for s in (i, i - 1, i - 2):
+                e = s + length
+                if s < 0 or e > len(t_words):
+                    continue
+                window = text[t_words[s].start() : t_words[e - 1].end()]
+                ratio = difflib.SequenceMatcher(None, quote, window, autojunk=False).ratio()
+                if best is None or ratio > best[0]:
+                    best = (ratio, t_words[s].start(), t_words[e - 1].end())
+    if best is None or best[0] < min_ratio:
+        return None
+    return where[best[1]], where[best[2] - 1] + 1

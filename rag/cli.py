@@ -1,0 +1,127 @@
+"""`rag` on the command line: ingest, ask, eval, chat. A thin edge: RagError becomes exit code 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import RagError
+
+
+def _progress_bar(desc: str):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int, label: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, leave=True)
+        bar.set_postfix_str(label[-40:], refresh=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _assistant():
+    from .assistant import Assistant
+
+    return Assistant()
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    assistant = _assistant()
+    report = assistant.ingest(args.paths or None, progress=_progress_bar("embedding"))
+    for error in report.errors:
+        print(f"skipped: {error}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.errors else 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    assistant = _assistant()
+    answer = assistant.ask(" ".join(args.question), doc_ids=args.doc or None)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    if answer.notice:
+        print(f"\n({answer.notice})")
+    if answer.citations:
+        print("\nSources:")
+    for n, c in enumerate(answer.citations, 1):
+        print(f"[{n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end})")
+        print(f"    “{c.quote}”")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    for doc in _assistant().documents():
+        print(f"{doc.doc_id}\t{doc.outlet or '-'}\t{doc.title}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evals import main as eval_main
+
+    return eval_main(args)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .ui import main as ui_main
+
+    return ui_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="sync the store with article files (default: the corpus folder)")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders of .md/.txt articles")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer a question with verbatim quotes")
+    p.add_argument("question", nargs="+", help="the question")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--doc", action="append", metavar="DOC_ID", help="search only this article (repeatable)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("docs", help="list the stored articles")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("eval", help="run the regression evals")
+    p.add_argument("--gold", type=Path, default=None, help="gold file (default: evals/gold.yaml)")
+    p.add_argument("--check", action="store_true", help="exit 1 when a metric falls below the baseline")
+    p.add_argument("--update-baseline", action="store_true", help="rewrite the baseline from this run")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default: evals/reports)")
+    p.add_argument("--only", action="append", metavar="CASE_ID", help="run only these cases")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("chat", help="start the chat in the browser")
+    p.add_argument("--host", default=None, help="address to bind (default from RAG_CHAT_HOST)")
+    p.add_argument("--port", type=int, default=None, help="port (default from RAG_CHAT_PORT)")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host without login")
+    p.set_defaults(func=cmd_chat)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Every knob of the assistant in one place, read from `RAG_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+class Settings(BaseSettings):
+    """Settings with offline defaults: no key, no network, the bundled corpus, a local store."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_default=True)
+
+    # --- where things live -------------------------------------------------------------------
+    corpus_dir: Path = Field(
+        default=BUNDLED_CORPUS,
+        description="Folder of articles that `rag ingest` (and the first `ask` on an empty store) reads.",
+    )
+    data_dir: Path = Field(
+        default=Path(".rag"),
+        description="Folder of the embedded Chroma store and caches. Created on first use.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (`chroma run`), e.g. http://127.0.0.1:8000. "
+        "Unset: an embedded, persistent Chroma under data_dir.",
+    )
+    collection: str = Field(
+        default="rag",
+        description="Prefix of the Chroma collection names (chunks and documents).",
+    )
+
+    # --- chunking and embedding ---------------------------------------------------------------
+    chunk_size: int = Field(default=200, ge=32, le=2048, description="Chunk size in tokens.")
+    chunk_overlap: int = Field(default=40, ge=0, le=512, description="Token overlap between chunks.")
+    embed_batch_size: int = Field(default=64, ge=1, le=1024, description="Texts per embedding batch.")
+    embed_model: str = Field(
+        default="local:all-MiniLM-L6-v2",
+        description="`local:all-MiniLM-L6-v2` (bundled weights, offline) or `openai:MODEL` "
+        "(an embedding model served by the configured OpenAI-compatible endpoint).",
+    )
+
+    # --- retrieval -----------------------------------------------------------------------------
+    top_k: int = Field(default=6, ge=1, le=50, description="Passages handed to the answerer after fusion.")
+    candidate_k: int = Field(
+        default=12, ge=1, le=200, description="Passages each retriever (dense, BM25) returns before fusion."
+    )
+
+    # --- answering -----------------------------------------------------------------------------
+    max_question_chars: int = Field(
+        default=2000, ge=10, description="Longer questions are refused with a clear message."
+    )
+    max_citations: int = Field(default=3, ge=1, le=10, description="Most quotes an offline answer shows.")
+    min_relevance: float = Field(
+        default=0.42,
+        ge=0.0,
+        le=1.0,
+        description="Offline answerer: below this relevance of the best sentence, abstain.",
+    )
+
+    # --- generative answerer (OpenAI or any OpenAI-compatible server) ----------------------------
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RAG_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="API key; with a key or a base URL set, answers come from the model.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RAG_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama).",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model name at the endpoint.")
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before a model call times out.")
+    llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
+
+    # --- chat UI -------------------------------------------------------------------------------
+    chat_host: str = Field(default="127.0.0.1", description="Address `rag chat` binds to.")
+    chat_port: int = Field(default=7860, ge=1, le=65535, description="Port `rag chat` listens on.")
+    chat_user: str | None = Field(default=None, description="Login user for the chat (optional).")
+    chat_password: SecretStr | None = Field(default=None, description="Login password for the chat.")
+
+    @field_validator("chroma_url", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when the user pointed us at a model; otherwise everything stays offline."""
+        return self.openai_api_key is not None or self.openai_base_url is not None

@@ -1,0 +1,122 @@
+"""Reading article files into Documents; the text is never altered after loading.
+
+An article file is plain text or Markdown, optionally opened by a small header:
+
+    ---
+    title: China supplying Russia with cruise missile, drone and tank parts, warns US
+    outlet: The Telegraph
+    published: 2024-04
+    ---
+    <the article text, exactly as published>
+
+Without a header the whole file is the text and the title is its first line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorpusError
+from .types import Document
+
+SUFFIXES = (".md", ".markdown", ".txt")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+_HEADER = re.compile(r"\A---\r?\n(?P<fields>(?:[A-Za-z_][\w-]*:[^\r\n]*\r?\n)*)---\r?\n")
+_FIELD = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)[ \t]*\r?$", re.M)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Documents that loaded, and one error per file that did not."""
+
+    documents: list[Document]
+    errors: list[CorpusError]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_article(raw: str, fallback_title: str) -> tuple[str, str, dict[str, str]]:
+    """Split a file's text into (title, text, metadata); `text` is a verbatim slice of `raw`."""
+    metadata: dict[str, str] = {}
+    text = raw
+    match = _HEADER.match(raw)
+    if match:
+        metadata = {k.lower(): v for k, v in _FIELD.findall(match.group("fields"))}
+        text = raw[match.end() :]
+    title = metadata.pop("title", "") or _first_line_title(text) or fallback_title
+    return title, text, metadata
+
+
+def _first_line_title(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line if len(line) <= 160 else line[:157].rstrip() + "..."
+    return ""
+
+
+def read_document(path: Path, doc_id: str | None = None) -> Document:
+    """Read one article file; raise CorpusError naming the file when it is not usable text."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CorpusError(f"{path} is {size // 1024 // 1024} MiB; articles over 20 MiB are not read", path)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{path} cannot be read: {exc.strerror or exc}", path) from exc
+    if b"\x00" in data:
+        raise CorpusError(f"{path} looks binary (it contains NUL bytes); only text articles are read", path)
+    try:
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path} is not UTF-8 text (bad byte at offset {exc.start})", path) from exc
+    raw = raw.removeprefix("\ufeff")
+    title, text, metadata = parse_article(raw, fallback_title=path.stem)
+    if not text.strip():
+        raise CorpusError(f"{path} has no article text", path)
+    return Document(
+        doc_id=doc_id or path.stem,
+        title=title,
+        text=text,
+        source=str(path),
+        metadata=metadata,
+    )
+
+
+def iter_article_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """Yield (file, doc_id) for every article under the given files and folders, sorted."""
+    for root in paths:
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                rel = path.relative_to(root)
+                if path.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in rel.parts):
+                    yield path, rel.with_suffix("").as_posix()
+        elif root.exists():
+            yield root, root.stem
+        else:
+            raise CorpusError(f"{root} does not exist", root)
+
+
+def load_documents(paths: Iterable[Path]) -> LoadResult:
+    """Load every article; a bad file becomes an error in the result, not an exception."""
+    documents: dict[str, Document] = {}
+    errors: list[CorpusError] = []
+    for path, doc_id in iter_article_files(paths):
+        try:
+            doc = read_document(path, doc_id)
+        except CorpusError as exc:
+            errors.append(exc)
+            continue
+        if doc_id in documents:
+            errors.append(
+                CorpusError(f"{path} and {documents[doc_id].source} both map to document id {doc_id!r}", path)
+            )
+            continue
+        documents[doc_id] = doc
+    return LoadResult(list(documents.values()), errors)

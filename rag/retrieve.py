@@ -1,0 +1,103 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) retrievers from llama-index, fused by
+reciprocal rank, with an optional filter to given documents."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from llama_index.core import VectorStoreIndex
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.schema import NodeWithScore
+from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
+
+from .config import Settings
+from .embed import Embedder, LlamaIndexEmbedding
+from .store import Store
+from .types import Chunk
+
+# bm25s warns when k exceeds the corpus size; we clamp k ourselves.
+logging.getLogger("llama_index.retrievers.bm25.base").setLevel(logging.ERROR)
+
+
+class HybridRetriever:
+    """Finds passages for a query. The BM25 index is rebuilt only when the store changes."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self._embed_model = LlamaIndexEmbedding(embedder)
+        self._index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=self._embed_model)
+        self._bm25: Any = None
+        self._bm25_generation: str | None = None
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Forget the lexical index; the next query rebuilds it from the store."""
+        with self._lock:
+            self._bm25_generation = None
+
+    def _lexical(self, generation: str) -> Any:
+        with self._lock:
+            if self._bm25 is None or self._bm25_generation != generation:
+                from llama_index.retrievers.bm25 import BM25Retriever
+
+                nodes = self.store.chunk_nodes()
+                self._bm25 = BM25Retriever(nodes=nodes, similarity_top_k=len(nodes)) if nodes else None
+                self._bm25_generation = generation
+            return self._bm25
+
+    def retrieve(self, query: str, doc_ids: list[str] | None = None, top_k: int | None = None) -> list[Chunk]:
+        top_k = top_k or self.settings.top_k
+        generation = self.store.generation()
+        if not generation:
+            return []
+        filters = None
+        if doc_ids:
+            filters = MetadataFilters(
+                filters=[MetadataFilter(key="doc_id", value=list(doc_ids), operator=FilterOperator.IN)]
+            )
+        retrievers = [self._index.as_retriever(similarity_top_k=self.settings.candidate_k, filters=filters)]
+        bm25 = self._lexical(generation)
+        if bm25 is not None:
+            retrievers.append(_FilteredBM25(bm25, self.settings.candidate_k, doc_ids))
+        fusion = QueryFusionRetriever(
+            retrievers,
+            llm=MockLLM(),  # one query: the LLM is never called, but must not default to OpenAI
+            num_queries=1,
+            mode="reciprocal_rerank",
+            use_async=False,
+            similarity_top_k=top_k,
+        )
+        return [_to_chunk(n) for n in fusion.retrieve(query)]
+
+
+class _FilteredBM25:
+    """Wraps the shared BM25 retriever: restricts to documents and trims to k after scoring."""
+
+    def __init__(self, bm25: Any, k: int, doc_ids: list[str] | None) -> None:
+        self._bm25, self._k, self._doc_ids = bm25, k, set(doc_ids or [])
+
+    def retrieve(self, query: Any) -> list[NodeWithScore]:
+        hits = [h for h in self._bm25.retrieve(query) if h.score > 0]
+        if self._doc_ids:
+            hits = [h for h in hits if h.node.ref_doc_id in self._doc_ids]
+        return hits[: self._k]
+
+
+def _to_chunk(hit: NodeWithScore) -> Chunk:
+    node = hit.node
+    meta = node.metadata
+    start = int(meta.get("start", node.start_char_idx or 0))
+    end = int(meta.get("end", node.end_char_idx or 0))
+    return Chunk(
+        chunk_id=node.node_id,
+        doc_id=node.ref_doc_id or "",
+        title=str(meta.get("title", "")),
+        text=node.get_content(),
+        start=start,
+        end=end,
+        score=float(hit.score or 0.0),
+    )
