@@ -81,6 +81,7 @@ def locate(quote: str, text: str, min_ratio: float = 0.9) -> tuple[int, int] | N
 
 
 _WORD = re.compile(r"\S+")
+_TRAILING = ",;:-'\"("
 
 
 def _near_miss(quote: str, text: str, where: list[int], min_ratio: float) -> tuple[int, int] | None:
@@ -100,10 +101,13 @@ def _near_miss(quote: str, text: str, where: list[int], min_ratio: float) -> tup
                 e = s + length
                 if s < 0 or e > len(t_words):
                     continue
-                window = text[t_words[s].start() : t_words[e - 1].end()]
+                w_start, w_end = t_words[s].start(), t_words[e - 1].end()
+                while w_end > w_start and text[w_end - 1] in _TRAILING and not quote.endswith(text[w_end - 1]):
+                    w_end -= 1
+                window = text[w_start:w_end]
                 ratio = difflib.SequenceMatcher(None, quote, window, autojunk=False).ratio()
                 if best is None or ratio > best[0]:
-                    best = (ratio, t_words[s].start(), t_words[e - 1].end())
+                    best = (ratio, w_start, w_end)
     if best is None or best[0] < min_ratio:
         return None
     return where[best[1]], where[best[2] - 1] + 1

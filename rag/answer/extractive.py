@@ -13,7 +13,15 @@ from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, number
 
 DENSE_WEIGHT = 0.55
 PAIR_PENALTY = 0.03  # two sentences must beat one by this much to be quoted together
-KEEP_WITHIN = 0.07  # further quotes must score within this of the best
+# ...unless the second sentence points back at the first ("They are ...", "It also ...")
+_LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
+TYPE_BONUS = 0.04  # a sentence with a specific figure or date, for questions that ask for one
+_SPECIFIC = {
+    "number": re.compile(r"\d"),
+    "date": re.compile(r"\b(?:\d{4}|January|February|March|April|May|June|July|August|September|October|"
+                       r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
+}
+KEEP_RATIO = 0.85  # further quotes must score at least this share of the best
 
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
@@ -43,6 +51,7 @@ class _Unit:
     end: int
     text: str
     pair: bool = False
+    leans_back: bool = False
 
 
 class ExtractiveAnswerer:
@@ -60,9 +69,8 @@ class ExtractiveAnswerer:
         units = self._units(evidence)
         if not units:
             return abstain(self.mode, passages=evidence.passages)
-        ranked = self._rank(question.standalone, units, evidence)
         wants = _answer_type(question.text)
-        ranked = [(score, u) for score, u in ranked if _has_type(u.text, wants)]
+        ranked = self._rank(question.standalone, units, evidence, wants)
         if not ranked or ranked[0][0] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
         chosen = self._choose(ranked)
@@ -90,10 +98,18 @@ class ExtractiveAnswerer:
                 for pair, (cs, ce) in enumerate(candidates):
                     if (doc.doc_id, cs, ce) not in seen:
                         seen.add((doc.doc_id, cs, ce))
-                        units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce], pair=bool(pair)))
+                        leans = bool(pair) and bool(_LEANS_BACK.match(doc.text[spans[i + 1][0] : ce]))
+                        units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce], bool(pair), leans))
         return units
 
-    def _rank(self, query: str, units: list[_Unit], evidence: Evidence) -> list[tuple[float, _Unit]]:
+    def _rank(
+        self, query: str, units: list[_Unit], evidence: Evidence, wants: str | None
+    ) -> list[tuple[float, _Unit]]:
+        """Score = dense similarity and IDF-weighted coverage of the question's terms; units that
+        lack the kind of answer asked for (a figure, a date) are dropped."""
+        units = [u for u in units if _has_type(u.text, wants)]
+        if not units:
+            return []
         vectors = self.embedder.embed([query] + [u.text for u in units])
         q_vec, unit_vecs = vectors[0], vectors[1:]
         stats = evidence.stats
@@ -106,9 +122,17 @@ class ExtractiveAnswerer:
             u_terms = set(terms(unit.text))
             lexical = sum(w for t, w in weights.items() if t in u_terms) / total
             score = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
-            if unit.pair:
+            if unit.pair and not unit.leans_back:
                 score -= PAIR_PENALTY
+            if wants and _SPECIFIC[wants].search(unit.text):
+                score += TYPE_BONUS
             ranked.append((score, unit))
+        # A pair whose second sentence continues the first ("They are ...") is worth at least
+        # its first sentence alone: quoting the continuation completes the answer.
+        firsts = {(u.doc_id, u.start): sc for sc, u in ranked if not u.pair}
+        ranked = [
+            (max(sc, firsts.get((u.doc_id, u.start), sc) + 0.001) if u.leans_back else sc, u) for sc, u in ranked
+        ]
         ranked.sort(key=lambda x: -x[0])
         return ranked
 
@@ -116,7 +140,7 @@ class ExtractiveAnswerer:
         best = ranked[0][0]
         chosen: list[_Unit] = []
         for score, unit in ranked:
-            if len(chosen) >= self.max_citations or score < max(self.min_relevance, best - KEEP_WITHIN):
+            if len(chosen) >= self.max_citations or score < max(self.min_relevance, best * KEEP_RATIO):
                 break
             if any(c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end for c in chosen):
                 continue

@@ -1,0 +1,100 @@
+"""Ingestion is idempotent, replaces changed articles, drops removed ones, and never lets a bad
+file or a broken store damage what is already stored."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from rag import Assistant, Settings, StoreError
+from rag.config import BUNDLED_CORPUS
+
+from .fakes import HashEmbedder
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, folder)
+    return folder
+
+
+def make(tmp_path, corpus, embedder=None):
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=corpus)
+    return Assistant(settings, embedder=embedder or HashEmbedder())
+
+
+def test_reingesting_an_unchanged_corpus_embeds_nothing(tmp_path, corpus):
+    embedder = HashEmbedder()
+    first = make(tmp_path, corpus, embedder).ingest()
+    assert len(first.added) == 3 and first.chunks_embedded > 0
+    count = embedder.texts_embedded
+    # a new process (new Assistant) on the same store
+    again = make(tmp_path, corpus, embedder).ingest()
+    assert again.unchanged == first.added and not again.added and not again.updated
+    assert again.chunks_embedded == 0 and embedder.texts_embedded == count
+
+
+def test_changed_article_is_replaced_and_removed_article_deleted(tmp_path, corpus):
+    assistant = make(tmp_path, corpus)
+    assistant.ingest()
+    before = assistant.store.chunk_count()
+    cnn = next(corpus.glob("cnn-*.md"))
+    cnn.write_text(cnn.read_text(encoding="utf-8") + "\nA brand new closing paragraph about zeppelins.\n", encoding="utf-8")
+    next(corpus.glob("ap-*.md")).unlink()
+    report = assistant.ingest()
+    assert report.updated == [cnn.stem]
+    assert report.removed == ["ap-china-surging-equipment-sales-russia"]
+    assert report.unchanged == ["telegraph-china-cruise-missile-drone-tank-parts"]
+    ids = [d.doc_id for d in assistant.documents()]
+    assert "ap-china-surging-equipment-sales-russia" not in ids
+    assert "zeppelins" in assistant.document(cnn.stem).text
+    assert assistant.store.chunk_count() < before
+    # no stale chunks of the old CNN version or of the deleted AP article remain
+    for node in assistant.store.chunk_nodes():
+        doc = assistant.document(node.ref_doc_id)
+        assert doc.text[node.metadata["start"] : node.metadata["end"]] == node.text
+
+
+def test_bad_file_is_reported_by_name_and_the_store_is_untouched(tmp_path, corpus):
+    assistant = make(tmp_path, corpus)
+    assistant.ingest()
+    before = {d.doc_id: d.fingerprint for d in assistant.documents()}
+    # an article that was fine becomes unreadable garbage
+    tele = next(corpus.glob("telegraph-*.md"))
+    tele.write_bytes(b"\x00\x01binary")
+    (corpus / "empty.txt").write_text("", encoding="utf-8")
+    report = assistant.ingest()
+    messages = " ".join(str(e) for e in report.errors)
+    assert "telegraph-" in messages and "empty.txt" in messages
+    after = {d.doc_id: d.fingerprint for d in assistant.documents()}
+    assert after == before  # the old Telegraph version is kept, nothing else changed
+
+
+def test_ingesting_extra_files_keeps_the_corpus(tmp_path, corpus):
+    assistant = make(tmp_path, corpus)
+    assistant.ingest()
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "local-news.txt").write_text("Local council approves new bridge.\n\nIt opens in May.\n", encoding="utf-8")
+    report = assistant.ingest([extra])
+    assert report.added == ["local-news"]
+    assert len(assistant.documents()) == 4
+
+
+def test_first_question_on_an_empty_store_ingests_the_corpus(tmp_path, corpus):
+    assistant = make(tmp_path, corpus)
+    answer = assistant.ask("Which Chinese companies provide optical components?")
+    assert len(assistant.documents()) == 3
+    assert answer.citations
+
+
+def test_corrupt_store_gives_a_clear_error(tmp_path, corpus):
+    data = tmp_path / "data" / "chroma"
+    data.mkdir(parents=True)
+    (data / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    assistant = make(tmp_path, corpus)
+    with pytest.raises(StoreError) as info:
+        assistant.ask("anything at all?")
+    assert "rag ingest" in str(info.value) or "cannot" in str(info.value)
