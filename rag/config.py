@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,7 +46,12 @@ class Settings(BaseSettings):
     )
 
     # --- retrieval -----------------------------------------------------------------------------
-    top_k: int = Field(default=6, ge=1, le=50, description="Passages handed to the answerer after fusion.")
+    top_k: int = Field(default=10, ge=1, le=50, description="Passages handed to the answerer after fusion.")
+    fusion: Literal["reciprocal_rerank", "relative_score", "dist_based_score"] = Field(
+        default="relative_score",
+        description="How dense and BM25 results are fused (llama-index QueryFusionRetriever modes). "
+        "relative_score keeps a strong lexical hit that the dense side ranks low.",
+    )
     candidate_k: int = Field(
         default=12, ge=1, le=200, description="Passages each retriever (dense, BM25) returns before fusion."
     )
@@ -56,7 +62,7 @@ class Settings(BaseSettings):
     )
     max_citations: int = Field(default=3, ge=1, le=10, description="Most quotes an offline answer shows.")
     min_relevance: float = Field(
-        default=0.42,
+        default=0.40,
         ge=0.0,
         le=1.0,
         description="Offline answerer: below this relevance of the best sentence, abstain.",

@@ -15,7 +15,7 @@ from llama_index.core.vector_stores import FilterOperator, MetadataFilter, Metad
 
 from .config import Settings
 from .embed import Embedder, LlamaIndexEmbedding
-from .store import Store
+from .store import Store, node_to_chunk
 from .types import Chunk
 
 # bm25s warns when k exceeds the corpus size; we clamp k ourselves.
@@ -67,11 +67,11 @@ class HybridRetriever:
             retrievers,
             llm=MockLLM(),  # one query: the LLM is never called, but must not default to OpenAI
             num_queries=1,
-            mode="reciprocal_rerank",
+            mode=self.settings.fusion,
             use_async=False,
             similarity_top_k=top_k,
         )
-        return [_to_chunk(n) for n in fusion.retrieve(query)]
+        return [node_to_chunk(n.node, float(n.score or 0.0)) for n in fusion.retrieve(query)]
 
 
 class _FilteredBM25:
@@ -85,19 +85,3 @@ class _FilteredBM25:
         if self._doc_ids:
             hits = [h for h in hits if h.node.ref_doc_id in self._doc_ids]
         return hits[: self._k]
-
-
-def _to_chunk(hit: NodeWithScore) -> Chunk:
-    node = hit.node
-    meta = node.metadata
-    start = int(meta.get("start", node.start_char_idx or 0))
-    end = int(meta.get("end", node.end_char_idx or 0))
-    return Chunk(
-        chunk_id=node.node_id,
-        doc_id=node.ref_doc_id or "",
-        title=str(meta.get("title", "")),
-        text=node.get_content(),
-        start=start,
-        end=end,
-        score=float(hit.score or 0.0),
-    )

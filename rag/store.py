@@ -20,7 +20,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from .config import Settings
 from .errors import StoreError
-from .types import Document
+from .types import Chunk, Document
 
 # Chroma reads these at import; the product makes no outside call the user did not configure.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -153,6 +153,10 @@ class Store:
             nodes.append(metadata_dict_to_node(meta, text=text))
         return nodes
 
+    def chunks(self) -> list[Chunk]:
+        """Every stored chunk with its offsets."""
+        return [node_to_chunk(node) for node in self.chunk_nodes()]
+
     def chunk_count(self) -> int:
         return self._guard("count chunks", self._chunks.count)
 
@@ -194,6 +198,20 @@ class Store:
             self._chunks.delete(where={"doc_id": doc_id})
 
         self._guard(f"delete {doc_id}", delete)
+
+
+def node_to_chunk(node: BaseNode, score: float = 0.0) -> Chunk:
+    """Our view of a llama-index chunk node; offsets come from its metadata."""
+    meta = node.metadata
+    return Chunk(
+        chunk_id=node.node_id,
+        doc_id=node.ref_doc_id or "",
+        title=str(meta.get("title", "")),
+        text=node.get_content(),
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        score=score,
+    )
 
 
 def _mean(vectors: list[list[float] | None]) -> list[float]:

@@ -15,8 +15,10 @@ DENSE_WEIGHT = 0.55
 PAIR_PENALTY = 0.03  # two sentences must beat one by this much to be quoted together
 # ...unless the second sentence points back at the first ("They are ...", "It also ...")
 _LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
+FOLLOWUP_CONTEXT_WEIGHT = 0.85  # a follow-up answered by the context alone scores a little lower
 TYPE_BONUS = 0.04  # a sentence with a specific figure or date, for questions that ask for one
 _SPECIFIC = {
+    "duration": re.compile(r"\d[\d.]*[ -](?:year|month|week|day|decade|hour)s?\b", re.I),
     "number": re.compile(r"\d"),
     "date": re.compile(r"\b(?:\d{4}|January|February|March|April|May|June|July|August|September|October|"
                        r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
@@ -35,10 +37,12 @@ _DATE = re.compile(
     re.I,
 )
 _ASKS_NUMBER = re.compile(
-    r"\b(?:how (?:many|much|large|big|high|far)|what (?:share|percentage|proportion|fraction|portion|"
+    r"\b(?:how (?:many|much)|what (?:share|percentage|proportion|fraction|portion|"
     r"amount|value|number|sum|figure)|what per ?cent)\b",
     re.I,
 )
+_ASKS_DURATION = re.compile(r"\bhow long\b", re.I)
+_DURATION = re.compile(r"\b(?:year|month|week|day|decade|hour)s?\b|-(?:year|month|week|day)-old", re.I)
 _ASKS_DATE = re.compile(r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month))\b", re.I)
 
 
@@ -71,6 +75,13 @@ class ExtractiveAnswerer:
             return abstain(self.mode, passages=evidence.passages)
         wants = _answer_type(question.text)
         ranked = self._rank(question.standalone, units, evidence, wants)
+        if question.standalone != question.text and ranked:
+            # A follow-up: the new words say what is asked, the earlier question says about what.
+            alone = {id(u): sc for sc, u in self._rank(question.text, units, evidence, wants)}
+            ranked = sorted(
+                ((max((sc + alone.get(id(u), sc)) / 2, FOLLOWUP_CONTEXT_WEIGHT * sc), u) for sc, u in ranked),
+                key=lambda x: -x[0],
+            )
         if not ranked or ranked[0][0] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
         chosen = self._choose(ranked)
@@ -153,6 +164,8 @@ def _answer_type(question: str) -> str | None:
         return "number"
     if _ASKS_DATE.search(question):
         return "date"
+    if _ASKS_DURATION.search(question):
+        return "duration"
     return None
 
 
@@ -161,5 +174,7 @@ def _has_type(text: str, wants: str | None) -> bool:
         return bool(_NUMBER.search(text))
     if wants == "date":
         return bool(_DATE.search(text))
+    if wants == "duration":
+        return bool(_DURATION.search(text))
     return True
 
