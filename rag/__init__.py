@@ -15,13 +15,14 @@ from .errors import (
     RagError,
     StoreError,
 )
-from .types import Answer, Chunk, Citation, Document, Turn
+from .types import Answer, Chunk, Citation, Delta, Document, Turn
 
 __all__ = [
     "Answer",
     "Assistant",
     "Chunk",
     "Citation",
+    "Delta",
     "ConfigError",
     "CorpusError",
     "Document",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .answer.base import Answerer, CorpusStats, Evidence, Question
@@ -11,12 +12,12 @@ from .answer.extractive import ExtractiveAnswerer
 from .citations import is_exact
 from .config import Settings
 from .embed import CachingEmbedder, Embedder, build_embedder
-from .errors import QuestionError, RagError, StoreError
+from .errors import ModelUnavailable, QuestionError, RagError, StoreError
 from .followup import standalone_offline
 from .ingest import Ingestor, IngestReport, Progress
 from .retrieve import HybridRetriever
 from .store import Store, StoredDocument
-from .types import Answer, Document, Turn
+from .types import Answer, Delta, Document, Turn
 
 
 class Assistant:
@@ -37,6 +38,7 @@ class Assistant:
         self.settings = settings or Settings()
         self.embedder: Embedder = CachingEmbedder(embedder or build_embedder(self.settings))
         self._answerer = answerer
+        self._offline: ExtractiveAnswerer | None = None
         self._store: Store | None = None
         self._retriever: HybridRetriever | None = None
         self._lock = threading.RLock()
@@ -60,14 +62,29 @@ class Assistant:
             return self._retriever
 
     @property
-    def answerer(self) -> Answerer:
+    def offline(self) -> ExtractiveAnswerer:
+        """The extractive answerer: the default, and the fallback when a model is unavailable."""
         with self._lock:
-            if self._answerer is None:
-                self._answerer = ExtractiveAnswerer(
+            if self._offline is None:
+                self._offline = ExtractiveAnswerer(
                     self.embedder,
                     min_relevance=self.settings.min_relevance,
                     max_citations=self.settings.max_citations,
                 )
+            return self._offline
+
+    @property
+    def answerer(self) -> Answerer:
+        """The generative answerer when a model endpoint is configured, else the offline one."""
+        with self._lock:
+            if self._answerer is None:
+                if self.settings.llm_configured:
+                    from .answer.generative import GenerativeAnswerer
+                    from .llm import OpenAIChat
+
+                    self._answerer = GenerativeAnswerer(OpenAIChat(self.settings))
+                else:
+                    self._answerer = self.offline
             return self._answerer
 
     @property
@@ -122,10 +139,37 @@ class Assistant:
 
     def chat(self, question: str, history: Sequence[Turn] = (), doc_ids: Sequence[str] | None = None) -> Answer:
         """Answer a question in a conversation; follow-ups use the earlier turns."""
+        final = None
+        for event in self.stream(question, history, doc_ids):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), doc_ids: Sequence[str] | None = None
+    ) -> Iterator[Delta | Answer]:
+        """Yield answer text as it is written (Delta), then the verified Answer, always last.
+        When the model endpoint is down or slow, the offline answer comes with a notice."""
         q = self._question(question, history)
         evidence = self.evidence(q, doc_ids)
-        answer = self.answerer.answer(q, evidence)
-        return self._checked(answer)
+        answerer = self.answerer
+        notice = None
+        if hasattr(answerer, "stream"):
+            try:
+                for event in answerer.stream(q, evidence):
+                    if isinstance(event, Answer):
+                        yield self._checked(event)
+                        return
+                    yield event
+                return
+            except ModelUnavailable as exc:
+                notice = f"{exc}; this is the offline answer."
+        answer = self.offline.answer(q, evidence) if notice else answerer.answer(q, evidence)
+        if notice:
+            answer = replace(answer, notice=notice)
+        yield Delta(answer.text)
+        yield self._checked(answer)
 
     def evidence(self, question: Question, doc_ids: Sequence[str] | None = None) -> Evidence:
         self._ensure_corpus()
@@ -146,7 +190,14 @@ class Assistant:
                 "Please shorten it."
             )
         turns = tuple(history)
-        return Question(text=text, standalone=standalone_offline(text, turns), history=turns)
+        standalone = standalone_offline(text, turns)
+        condense = getattr(self.answerer, "condense", None)
+        if condense and standalone != text:
+            try:
+                standalone = condense(text, turns)
+            except RagError:
+                pass  # the offline rewrite stands in
+        return Question(text=text, standalone=standalone, history=turns)
 
     def _checked(self, answer: Answer) -> Answer:
         """The last gate: a citation that is not exact never leaves the assistant."""

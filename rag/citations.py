@@ -6,7 +6,9 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Mapping
 
+from .sentences import sentence_spans, terms
 from .types import Citation, Document
 
 # Characters that writers (and models) swap freely; folded before comparing.
@@ -111,3 +113,49 @@ def _near_miss(quote: str, text: str, where: list[int], min_ratio: float) -> tup
     if best is None or best[0] < min_ratio:
         return None
     return where[best[1]], where[best[2] - 1] + 1
+
+
+def _sentence_of(c: Citation, documents: Mapping[str, Document]) -> str:
+    """The whole sentence(s) a citation stands in, looked for within its paragraph."""
+    doc = documents.get(c.doc_id)
+    if doc is None:
+        return c.quote
+    para_start = doc.text.rfind("\n", 0, c.start) + 1
+    para_end = doc.text.find("\n", c.end)
+    para_end = len(doc.text) if para_end < 0 else para_end
+    spans = [(s, e) for s, e in sentence_spans(doc.text, para_start, para_end) if s < c.end and c.start < e]
+    return doc.text[spans[0][0] : spans[-1][1]] if spans else c.quote
+
+
+_CLAIM_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_CLAIM_NAME = re.compile(r"(?<=\s)[A-Z][\w’'-]*[\w]")
+MIN_CLAIM_OVERLAP = 0.34
+
+
+def claim_supported(
+    claim: str, quotes: list[Citation], documents: Mapping[str, Document], strict: bool = True
+) -> bool:
+    """A deterministic stand-in for entailment: the claim's numbers are in its quotes, its names
+    are in the quoted articles, and enough of its content words are in its quotes. With
+    `strict=False` only the word overlap is asked (is this quote about the claim at all?)."""
+    if not quotes:
+        return False
+    # judge a quoted clause with the rest of its sentence: "Nearly 70% of ..." may leave out the
+    # "in the last quarter of 2023" that the claim repeats
+    quoted = normalized(" ".join(_sentence_of(c, documents) for c in quotes))
+    claim_terms = set(terms(claim))
+    quote_terms = set(terms(quoted))
+    overlap = len(claim_terms & quote_terms) / len(claim_terms) if claim_terms else 1.0
+    if not strict:
+        return overlap > 0
+    if overlap < MIN_CLAIM_OVERLAP:
+        return False
+    compact = quoted.replace(",", "")
+    for number in _CLAIM_NUMBER.findall(claim):
+        if number.replace(",", "") not in compact:
+            return False
+    sources = normalized(" ".join(documents[c.doc_id].text for c in quotes if c.doc_id in documents))
+    for name in _CLAIM_NAME.findall(claim):
+        if normalized(name).removesuffix("'s") not in sources:
+            return False
+    return True

@@ -73,3 +73,10 @@ class Turn:
 
     role: Literal["user", "assistant"]
     content: str
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of streamed answer text, shown as it arrives; the final Answer replaces it."""
+
+    text: str

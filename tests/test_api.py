@@ -10,7 +10,7 @@ import rag
 
 def test_exported_names():
     assert sorted(rag.__all__) == sorted(
-        ["Answer", "Assistant", "Chunk", "Citation", "ConfigError", "CorpusError", "Document",
+        ["Answer", "Assistant", "Chunk", "Citation", "Delta", "ConfigError", "CorpusError", "Document",
          "ModelUnavailable", "ProviderError", "QuestionError", "RagError", "Settings", "StoreError", "Turn"]
     )
     for name in rag.__all__:

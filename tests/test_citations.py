@@ -62,3 +62,23 @@ def test_is_exact_rejects_shifted_or_foreign_citations():
     shifted = Citation(doc_id="d", title="T", quote=good.quote, start=1, end=6)
     foreign = Citation(doc_id="other", title="T", quote=good.quote, start=0, end=5)
     assert not is_exact(shifted, DOC) and not is_exact(foreign, DOC)
+
+
+def _c(text: str) -> Citation:
+    start = TEXT.index(text)
+    return cite(DOC, start, start + len(text))
+
+
+def test_a_claim_is_supported_by_a_quote_that_states_it():
+    from rag.citations import claim_supported
+
+    quote = _c("90% of Russia’s micro-electronics imports came from China")
+    docs = {"d": DOC}
+    assert claim_supported("In 2023, 90% of Russia's microelectronics imports came from China.", [quote], docs)
+    # a number the quote does not contain
+    assert not claim_supported("In 2023, 95% of Russia's micro-electronics imports came from China.", [quote], docs)
+    # a name the article never mentions
+    assert not claim_supported("Officials in Germany said 90% of Russia’s micro-electronics imports came from China.", [quote], docs)
+    # a claim about something else, propped up by a real quote
+    assert not claim_supported("Beijing has deployed soldiers and warships near Taiwan.", [quote], docs)
+    assert not claim_supported("Anything at all.", [], docs)

@@ -1,0 +1,123 @@
+"""A small OpenAI-compatible chat server on 127.0.0.1 with scripted replies, for tests.
+
+Each request to /v1/chat/completions takes the next scripted Reply: a streamed or plain
+completion, an HTTP error, a slow reply, or raw bytes (a malformed stream)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    content: str = ""
+    status: int = 200
+    delay: float = 0.0
+    finish_reason: str = "stop"
+    chunk_size: int = 7  # characters per streamed chunk
+    raw: bytes | None = None  # sent as-is instead of a well-formed reply
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ScriptedOpenAI:
+    def __init__(self) -> None:
+        self.replies: deque[Reply] = deque()
+        self.requests: list[dict] = []
+        self.default: Reply | None = None
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> "ScriptedOpenAI":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def script(self, *replies: Reply | str) -> None:
+        self.replies.clear()
+        self.requests.clear()
+        self.default = None
+        for r in replies:
+            self.replies.append(Reply(content=r) if isinstance(r, str) else r)
+
+    def _next(self) -> Reply:
+        if self.replies:
+            return self.replies.popleft()
+        if self.default:
+            return self.default
+        return Reply(status=500, content="no scripted reply left")
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                server.requests.append(body)
+                reply = server._next()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    self._send(body, reply)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout): fine
+
+            def _send(self, body: dict, reply: Reply) -> None:
+                if reply.status != 200:
+                    payload = json.dumps({"error": {"message": reply.content or "error", "type": "scripted"}}).encode()
+                    self.send_response(reply.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("retry-after-ms", "5")
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                if body.get("stream"):
+                    self.send_response(200)
+                    self.send_header("content-type", "text/event-stream")
+                    self.end_headers()
+                    if reply.raw is not None:
+                        self.wfile.write(reply.raw)
+                        return
+                    text = reply.content
+                    pieces = [text[i : i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)]
+                    for piece in pieces:
+                        self._event({"delta": {"content": piece}, "finish_reason": None})
+                    self._event({"delta": {}, "finish_reason": reply.finish_reason})
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    return
+                payload = json.dumps({
+                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model"),
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content},
+                                 "finish_reason": reply.finish_reason}],
+                }).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _event(self, choice: dict) -> None:
+                chunk = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                         "choices": [{"index": 0, **choice}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+
+        return Handler
