@@ -105,7 +105,9 @@ def numbered(citations: list[Citation], documents: Mapping[str, Document]) -> st
     """One line per quote: "CNN: “…” [1]"."""
     lines = []
     for n, c in enumerate(citations, 1):
-        lines.append(f"{source_label(documents[c.doc_id])}: “{c.quote}” [{n}]")
+        # a sentence that opens with its own quotation mark is not wrapped again
+        quote = c.quote if c.quote[:1] in "“\"‘'" else f"“{c.quote}”"
+        lines.append(f"{source_label(documents[c.doc_id])}: {quote} [{n}]")
     return "\n".join(lines)
 
 
