@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .citations import is_exact
 from .config import Settings
 from .embed import CachingEmbedder, Embedder, build_embedder
 from .errors import ModelUnavailable, QuestionError, RagError, StoreError
+from .derived import load_or_build
 from .followup import standalone_offline
 from .ingest import Ingestor, IngestReport, Progress
 from .retrieve import HybridRetriever
@@ -43,7 +45,8 @@ class Assistant:
         self._retriever: HybridRetriever | None = None
         self._lock = threading.RLock()
         self._generation: str | None = None
-        self._documents: dict[str, Document] = {}
+        self._documents = DocumentCache(None)
+        self._doc_ids: set[str] = set()
         self._stats = CorpusStats()
 
     # --- the parts, built on first use ---------------------------------------------------------
@@ -96,7 +99,8 @@ class Assistant:
         """Sync the store with article files (default: the corpus folder)."""
         roots = [Path(p) for p in paths] if paths else [self.settings.corpus_dir]
         report = Ingestor(self.settings, self.store, self.embedder).sync_paths(roots, progress=progress)
-        self._refresh()
+        with self._lock:
+            self._generation = None  # the next question follows the new generation
         return report
 
     def documents(self) -> list[StoredDocument]:
@@ -106,31 +110,33 @@ class Assistant:
     def document(self, doc_id: str) -> Document:
         """The stored document; citations' offsets point into its `text`."""
         self._ensure_corpus()
-        doc = self._documents.get(doc_id) or self.store.document(doc_id)
-        if doc is None:
-            raise RagError(f"no document {doc_id!r} in the store")
-        return doc
+        try:
+            return self._documents[doc_id]
+        except KeyError:
+            raise RagError(f"no document {doc_id!r} in the store") from None
 
-    def _ensure_corpus(self) -> None:
-        with self._lock:
-            if self._generation is None:
-                self._refresh()
-            if not self._generation:
-                # First question on an empty store: ingest the default corpus.
-                report = self.ingest()
-                if not self._generation:
-                    problems = "; ".join(str(e) for e in report.errors) or "no articles found"
-                    raise StoreError(f"the store is empty and {self.settings.corpus_dir} gave nothing: {problems}")
-
-    def _refresh(self) -> None:
+    def _ensure_corpus(self) -> str:
+        """Check the store's generation (one small read) and follow it: a new generation (an
+        ingest, here or in another process) reloads the document view and statistics."""
         with self._lock:
             generation = self.store.generation()
+            if not generation:
+                # First question on an empty store: ingest the default corpus.
+                report = self.ingest()
+                generation = self.store.generation()
+                if not generation:
+                    problems = "; ".join(str(e) for e in report.errors) or "no articles found"
+                    raise StoreError(f"the store is empty and {self.settings.corpus_dir} gave nothing: {problems}")
             if generation != self._generation:
-                docs = [self.store.document(d.doc_id) for d in self.store.documents()]
-                self._documents = {d.doc_id: d for d in docs if d is not None}
-                self._stats = CorpusStats.build(list(self._documents.values()))
+                self._documents = DocumentCache(self.store)
+                self._doc_ids = {d.doc_id for d in self.store.documents()}
+                self._stats = load_or_build(
+                    self.settings, self.store.name, "stats", generation,
+                    lambda: CorpusStats.build(self._documents.iter_all(self._doc_ids)),
+                    lambda stats, folder: stats.save(folder), CorpusStats.load,
+                )
                 self._generation = generation
-                self.retriever.refresh()
+            return generation
 
     # --- questions --------------------------------------------------------------------------
     def ask(self, question: str, doc_ids: Sequence[str] | None = None) -> Answer:
@@ -172,12 +178,15 @@ class Assistant:
         yield self._checked(answer)
 
     def evidence(self, question: Question, doc_ids: Sequence[str] | None = None) -> Evidence:
-        self._ensure_corpus()
+        generation = self._ensure_corpus()
         if doc_ids:
-            unknown = [d for d in doc_ids if d not in self._documents]
+            unknown = [d for d in doc_ids if d not in self._doc_ids]
             if unknown:
                 raise QuestionError(f"no such article(s): {', '.join(unknown)}")
-        passages = self.retriever.retrieve(question.standalone, doc_ids=list(doc_ids) if doc_ids else None)
+        passages = self.retriever.retrieve(
+            question.standalone, doc_ids=list(doc_ids) if doc_ids else None, generation=generation
+        )
+        self._documents.prefetch([p.doc_id for p in passages])
         return Evidence(passages=passages, documents=self._documents, stats=self._stats)
 
     def _question(self, question: str, history: Sequence[Turn]) -> Question:
@@ -204,5 +213,55 @@ class Assistant:
         for c in answer.citations:
             doc = self._documents.get(c.doc_id)
             if doc is None or not is_exact(c, doc):
-                raise RagError(f"internal error: citation of {c.doc_id} at {c.start}:{c.end} is not verbatim")
+                # Only possible when an article is re-ingested while it is being quoted.
+                raise RagError("the articles changed while this answer was written; please ask again")
         return answer
+
+
+class DocumentCache(Mapping[str, Document]):
+    """Documents read from the store on demand, the most recent kept in memory. A large corpus
+    never has to be loaded whole to answer a question."""
+
+    def __init__(self, store: Store | None, max_items: int = 2000) -> None:
+        self._store = store
+        self._max = max_items
+        self._docs: OrderedDict[str, Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def prefetch(self, doc_ids: Iterable[str]) -> None:
+        with self._lock:
+            missing = [d for d in dict.fromkeys(doc_ids) if d not in self._docs]
+        if missing and self._store is not None:
+            self._keep(self._store.documents_by_id(missing))
+
+    def _keep(self, docs: dict[str, Document]) -> None:
+        with self._lock:
+            self._docs.update(docs)
+            while len(self._docs) > self._max:
+                self._docs.popitem(last=False)
+
+    def __getitem__(self, doc_id: str) -> Document:
+        with self._lock:
+            doc = self._docs.get(doc_id)
+            if doc is not None:
+                self._docs.move_to_end(doc_id)
+                return doc
+        self.prefetch([doc_id])
+        with self._lock:
+            if doc_id in self._docs:
+                return self._docs[doc_id]
+        raise KeyError(doc_id)
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._docs))
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def iter_all(self, doc_ids: Iterable[str], batch: int = 200) -> Iterator[Document]:
+        """Every document, read in batches without filling the cache (for statistics)."""
+        ids = sorted(doc_ids)
+        for i in range(0, len(ids), batch):
+            if self._store is not None:
+                yield from self._store.documents_by_id(ids[i : i + batch]).values()

@@ -9,12 +9,13 @@ An article file is plain text or Markdown, optionally opened by a small header:
     ---
     <the article text, exactly as published>
 
-Without a header the whole file is the text and the title is its first line.
+Without a header the whole file is the text and the title is its first line. An `.html` page is
+reduced to its main text by trafilatura (navigation, footers and other page furniture dropped);
+that extracted text is the document text that offsets point into.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from pathlib import Path
 from .errors import CorpusError
 from .types import Document
 
-SUFFIXES = (".md", ".markdown", ".txt")
+SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _HEADER = re.compile(r"\A---\r?\n(?P<fields>(?:[A-Za-z_][\w-]*:[^\r\n]*\r?\n)*)---\r?\n")
 _FIELD = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)[ \t]*\r?$", re.M)
@@ -35,10 +37,6 @@ class LoadResult:
 
     documents: list[Document]
     errors: list[CorpusError]
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def parse_article(raw: str, fallback_title: str) -> tuple[str, str, dict[str, str]]:
@@ -61,15 +59,30 @@ def _first_line_title(text: str) -> str:
     return ""
 
 
-def read_document(path: Path, doc_id: str | None = None) -> Document:
-    """Read one article file; raise CorpusError naming the file when it is not usable text."""
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, or a CorpusError naming it."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise CorpusError(f"{path} is {size // 1024 // 1024} MiB; articles over 20 MiB are not read", path)
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"{path} cannot be read: {exc.strerror or exc}", path) from exc
+
+
+def extractor_version(path: Path) -> str:
+    """Changes when the way this kind of file becomes text changes (part of its fingerprint)."""
+    if path.suffix.lower() in HTML_SUFFIXES:
+        import trafilatura
+
+        return f"trafilatura-{trafilatura.__version__}"
+    return "text-1"
+
+
+def parse_document(path: Path, data: bytes, doc_id: str | None = None) -> Document:
+    """Turn a file's bytes into a Document; raise CorpusError naming the file when it is not usable."""
+    if path.suffix.lower() in HTML_SUFFIXES:
+        return _parse_html(path, data, doc_id)
     if b"\x00" in data:
         raise CorpusError(f"{path} looks binary (it contains NUL bytes); only text articles are read", path)
     try:
@@ -80,13 +93,31 @@ def read_document(path: Path, doc_id: str | None = None) -> Document:
     title, text, metadata = parse_article(raw, fallback_title=path.stem)
     if not text.strip():
         raise CorpusError(f"{path} has no article text", path)
-    return Document(
-        doc_id=doc_id or path.stem,
-        title=title,
-        text=text,
-        source=str(path),
-        metadata=metadata,
-    )
+    return Document(doc_id=doc_id or path.stem, title=title, text=text, source=str(path), metadata=metadata)
+
+
+def _parse_html(path: Path, data: bytes, doc_id: str | None) -> Document:
+    import trafilatura
+
+    if b"\x00" in data[:4096]:
+        raise CorpusError(f"{path} looks binary (it contains NUL bytes); only text articles are read", path)
+    try:
+        result = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False, include_tables=True)
+    except Exception as exc:  # noqa: BLE001 - the extractor raises many kinds on broken markup
+        raise CorpusError(f"{path} could not be parsed as HTML: {exc}", path) from exc
+    text = (getattr(result, "text", None) or "") if result is not None else ""
+    if not text.strip():
+        raise CorpusError(f"{path} has no main text that could be extracted", path)
+    title = (getattr(result, "title", None) or "").strip() or _first_line_title(text) or path.stem
+    metadata = {"format": "html"}
+    if getattr(result, "sitename", None):
+        metadata["outlet"] = str(result.sitename)
+    return Document(doc_id=doc_id or path.stem, title=title, text=text, source=str(path), metadata=metadata)
+
+
+def read_document(path: Path, doc_id: str | None = None) -> Document:
+    """Read one article file; raise CorpusError naming the file when it is not usable text."""
+    return parse_document(path, read_bytes(path), doc_id)
 
 
 def iter_article_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:

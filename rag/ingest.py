@@ -11,7 +11,7 @@ from pathlib import Path
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from .config import Settings
-from .corpus import content_hash, load_documents
+from .corpus import extractor_version, iter_article_files, parse_document, read_bytes
 from .embed import Embedder
 from .errors import CorpusError
 from .sentences import sentence_spans, words
@@ -44,11 +44,12 @@ class IngestReport:
         )
 
 
-def fingerprint(doc: Document, settings: Settings, model_name: str) -> str:
-    """Identifies a document's text, title and how it was chunked and embedded."""
+def fingerprint(data: bytes, path: Path, settings: Settings, model_name: str) -> str:
+    """Identifies a file's bytes and how they are extracted, chunked and embedded: equal
+    fingerprints mean nothing to do, without even parsing the file."""
     key = "|".join(
-        [content_hash(doc.text), doc.title, CHUNKER_VERSION, str(settings.chunk_size),
-         str(settings.chunk_overlap), model_name]
+        [hashlib.sha256(data).hexdigest(), extractor_version(path), CHUNKER_VERSION,
+         str(settings.chunk_size), str(settings.chunk_overlap), model_name]
     )
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
@@ -116,50 +117,68 @@ class Ingestor:
         self.embedder = embedder
 
     def sync_paths(self, paths: Iterable[Path], prune: bool = True, progress: Progress | None = None) -> IngestReport:
-        """Load articles under `paths` and sync them. With `prune`, stored documents that came
-        from these folders but are gone from disk are deleted; files that failed to load keep
-        whatever the store already had for them."""
-        paths = [Path(p) for p in paths]
-        loaded = load_documents(paths)
-        report = self.sync(loaded.documents, progress=progress)
-        report.errors.extend(loaded.errors)
-        if prune:
-            roots = [p.resolve() for p in paths if p.is_dir()]
-            keep = {d.doc_id for d in loaded.documents}
-            failed = {Path(e.path).resolve() for e in loaded.errors if e.path}
-            for stored in self.store.documents():
-                src = Path(stored.source).resolve() if stored.source else None
-                if stored.doc_id in keep or src is None or src in failed:
-                    continue
-                if any(src.is_relative_to(root) for root in roots):
-                    self.store.delete_document(stored.doc_id)
-                    report.removed.append(stored.doc_id)
-        return report
-
-    def sync(self, documents: list[Document], progress: Progress | None = None) -> IngestReport:
-        """Embed and store documents whose fingerprint changed; skip the rest."""
+        """Sync the articles under `paths`. Unchanged files are recognised by their bytes and
+        skipped unparsed. With `prune`, stored documents that came from these folders but are
+        gone are deleted; files that fail to load keep whatever the store had for them."""
         started = time.perf_counter()
+        paths = [Path(p) for p in paths]
         report = IngestReport()
-        stored = {d.doc_id: d.fingerprint for d in self.store.documents()}
-        todo = []
-        for doc in documents:
-            fp = fingerprint(doc, self.settings, self.embedder.name)
-            if stored.get(doc.doc_id) == fp:
-                report.unchanged.append(doc.doc_id)
-            else:
-                todo.append((doc, fp, chunk_document(doc, self.settings)))
-        total = sum(len(nodes) for _, _, nodes in todo)
-        done = 0
-        for doc, fp, nodes in todo:
-            self._embed(nodes)
-            self.store.replace_document(doc, fp, nodes)
-            (report.updated if doc.doc_id in stored else report.added).append(doc.doc_id)
-            done += len(nodes)
-            report.chunks_embedded += len(nodes)
-            if progress:
-                progress(done, total, doc.doc_id)
+        stored = {d.doc_id: d for d in self.store.documents()}
+        seen: dict[str, Path] = {}
+        todo: list[tuple[Document, str]] = []
+        failed: set[Path] = set()
+        for path, doc_id in iter_article_files(paths):
+            if doc_id in seen:
+                report.errors.append(CorpusError(f"{path} and {seen[doc_id]} both map to document id {doc_id!r}", path))
+                continue
+            seen[doc_id] = path
+            try:
+                data = read_bytes(path)
+                fp = fingerprint(data, path, self.settings, self.embedder.name)
+                if doc_id in stored and stored[doc_id].fingerprint == fp:
+                    report.unchanged.append(doc_id)
+                    continue
+                todo.append((parse_document(path, data, doc_id), fp))
+            except CorpusError as exc:
+                report.errors.append(exc)
+                failed.add(path.resolve())
+        self._write(todo, stored, report, progress)
+        if prune:
+            self._prune(paths, stored, set(seen), failed, report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _write(self, todo, stored, report: IngestReport, progress: Progress | None) -> None:
+        """Chunk and embed changed documents in batches that span documents, writing each
+        document as soon as its vectors are ready."""
+        chunked = [(doc, fp, chunk_document(doc, self.settings)) for doc, fp in todo]
+        total = sum(len(nodes) for _, _, nodes in chunked)
+        done = 0
+        group: list[tuple[Document, str, list[TextNode]]] = []
+        for i, item in enumerate(chunked):
+            group.append(item)
+            pending = sum(len(nodes) for _, _, nodes in group)
+            if pending < self.settings.embed_batch_size * 4 and i + 1 < len(chunked):
+                continue
+            self._embed([node for _, _, nodes in group for node in nodes])
+            for doc, fp, nodes in group:
+                self.store.replace_document(doc, fp, nodes)
+                (report.updated if doc.doc_id in stored else report.added).append(doc.doc_id)
+                report.chunks_embedded += len(nodes)
+                done += len(nodes)
+                if progress:
+                    progress(done, total, doc.doc_id)
+            group = []
+
+    def _prune(self, paths, stored, seen: set[str], failed: set[Path], report: IngestReport) -> None:
+        roots = [p.resolve() for p in paths if p.is_dir()]
+        for doc_id, doc in stored.items():
+            src = Path(doc.source).resolve() if doc.source else None
+            if doc_id in seen or src is None or src in failed:
+                continue
+            if any(src.is_relative_to(root) for root in roots):
+                self.store.delete_document(doc_id)
+                report.removed.append(doc_id)
 
     def _embed(self, nodes: list[TextNode]) -> None:
         size = self.settings.embed_batch_size

@@ -14,6 +14,7 @@ from llama_index.core.schema import NodeWithScore
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 
 from .config import Settings
+from .derived import load_or_build
 from .embed import Embedder, LlamaIndexEmbedding
 from .store import Store, node_to_chunk
 from .types import Chunk
@@ -34,24 +35,31 @@ class HybridRetriever:
         self._bm25_generation: str | None = None
         self._lock = threading.Lock()
 
-    def refresh(self) -> None:
-        """Forget the lexical index; the next query rebuilds it from the store."""
-        with self._lock:
-            self._bm25_generation = None
-
     def _lexical(self, generation: str) -> Any:
         with self._lock:
             if self._bm25 is None or self._bm25_generation != generation:
                 from llama_index.retrievers.bm25 import BM25Retriever
 
-                nodes = self.store.chunk_nodes()
-                self._bm25 = BM25Retriever(nodes=nodes, similarity_top_k=len(nodes)) if nodes else None
+                def build() -> Any:
+                    nodes = self.store.chunk_nodes()
+                    return BM25Retriever(nodes=nodes, similarity_top_k=len(nodes)) if nodes else None
+
+                def save(bm25: Any, folder) -> None:
+                    if bm25 is not None:
+                        bm25.persist(str(folder))
+
+                self._bm25 = load_or_build(
+                    self.settings, self.store.name, "bm25", generation, build, save,
+                    lambda folder: BM25Retriever.from_persist_dir(str(folder)),
+                )
                 self._bm25_generation = generation
             return self._bm25
 
-    def retrieve(self, query: str, doc_ids: list[str] | None = None, top_k: int | None = None) -> list[Chunk]:
+    def retrieve(
+        self, query: str, doc_ids: list[str] | None = None, top_k: int | None = None, generation: str | None = None
+    ) -> list[Chunk]:
         top_k = top_k or self.settings.top_k
-        generation = self.store.generation()
+        generation = self.store.generation() if generation is None else generation
         if not generation:
             return []
         filters = None

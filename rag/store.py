@@ -55,6 +55,7 @@ class Store:
         try:
             self._chunks = self._collection("chunks")
             self._docs = self._collection("docs")
+            self._state = self._collection("state")
         except Exception as exc:  # noqa: BLE001 - Chroma raises many types for a broken store
             raise StoreError(self._broken(exc)) from exc
         self._vector_store: Any = None
@@ -93,6 +94,11 @@ class Store:
             f"the store at {self.location} cannot be opened ({exc}). "
             "Move that folder aside (or set RAG_DATA_DIR elsewhere) and run `rag ingest` to rebuild it."
         )
+
+    @property
+    def name(self) -> str:
+        """Identifies this store's collections (keys caches derived from it)."""
+        return _collection_name(self.settings.collection, "chunks", self.model_name)
 
     def _collection(self, kind: str) -> Any:
         return self._client.get_or_create_collection(
@@ -136,14 +142,7 @@ class Store:
         return sorted(out, key=lambda d: d.doc_id)
 
     def document(self, doc_id: str) -> Document | None:
-        result = self._guard("read a document", self._docs.get, ids=[doc_id], include=["documents", "metadatas"])
-        if not result["ids"]:
-            return None
-        meta = dict(result["metadatas"][0] or {})
-        title = str(meta.pop("title", doc_id))
-        source = str(meta.pop("source", ""))
-        extra = {k: str(v) for k, v in meta.items() if k not in ("fingerprint", "chunks")}
-        return Document(doc_id=doc_id, title=title, text=result["documents"][0], source=source, metadata=extra)
+        return self.documents_by_id([doc_id]).get(doc_id)
 
     def chunk_nodes(self) -> list[BaseNode]:
         """Every chunk as a llama-index node (for the lexical index)."""
@@ -161,8 +160,25 @@ class Store:
         return self._guard("count chunks", self._chunks.count)
 
     def generation(self) -> str:
-        """Changes whenever the set of stored documents or their contents change."""
-        return "|".join(f"{d.doc_id}={d.fingerprint}" for d in self.documents())
+        """A token that changes whenever a document is written or deleted ("" for an empty store).
+        One small read: caches (BM25, corpus statistics) are keyed by it."""
+        result = self._guard("read the store state", self._state.get, ids=["generation"], include=["metadatas"])
+        if result["ids"]:
+            return str(result["metadatas"][0].get("value", ""))
+        return "" if self._guard("count documents", self._docs.count) == 0 else "unversioned"
+
+    def _bump(self) -> None:
+        import uuid
+
+        token = uuid.uuid4().hex if self._docs.count() else ""
+        self._state.upsert(ids=["generation"], embeddings=[[1.0]], metadatas=[{"value": token}])
+
+    def documents_by_id(self, doc_ids: list[str]) -> dict[str, Document]:
+        """Several documents in one read."""
+        if not doc_ids:
+            return {}
+        result = self._guard("read documents", self._docs.get, ids=list(doc_ids), include=["documents", "metadatas"])
+        return {i: _document(i, t, m) for i, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
 
     # --- writing ----------------------------------------------------------------------------
     def replace_document(self, doc: Document, fingerprint: str, nodes: list[TextNode]) -> None:
@@ -189,6 +205,7 @@ class Store:
                     }
                 ],
             )
+            self._bump()
 
         self._guard(f"write {doc.doc_id}", write)
 
@@ -196,8 +213,17 @@ class Store:
         def delete() -> None:
             self._docs.delete(ids=[doc_id])
             self._chunks.delete(where={"doc_id": doc_id})
+            self._bump()
 
         self._guard(f"delete {doc_id}", delete)
+
+
+def _document(doc_id: str, text: str, meta: dict | None) -> Document:
+    meta = dict(meta or {})
+    title = str(meta.pop("title", doc_id))
+    source = str(meta.pop("source", ""))
+    extra = {k: str(v) for k, v in meta.items() if k not in ("fingerprint", "chunks")}
+    return Document(doc_id=doc_id, title=title, text=text, source=source, metadata=extra)
 
 
 def node_to_chunk(node: BaseNode, score: float = 0.0) -> Chunk:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,7 +51,7 @@ class CorpusStats:
     vocabulary: frozenset[str] = frozenset()
 
     @classmethod
-    def build(cls, documents: list[Document]) -> "CorpusStats":
+    def build(cls, documents: Iterable[Document]) -> "CorpusStats":
         df: Counter = Counter()
         vocab: set[str] = set()
         count = 0
@@ -62,6 +62,19 @@ class CorpusStats:
             vocab.update(words(doc.text))
             vocab.update(words(doc.title))
         return cls(sentence_count=count, df=df, vocabulary=frozenset(vocab))
+
+    def save(self, folder) -> None:
+        import json
+
+        data = {"sentence_count": self.sentence_count, "df": dict(self.df), "vocabulary": sorted(self.vocabulary)}
+        (folder / "stats.json").write_text(json.dumps(data), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder) -> "CorpusStats":
+        import json
+
+        data = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+        return cls(data["sentence_count"], Counter(data["df"]), frozenset(data["vocabulary"]))
 
     def idf(self, term: str) -> float:
         return math.log((self.sentence_count + 1) / (self.df.get(term, 0) + 0.5))
