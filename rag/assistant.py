@@ -18,7 +18,7 @@ from .derived import load_or_build
 from .followup import standalone_offline
 from .ingest import Ingestor, IngestReport, Progress
 from .retrieve import HybridRetriever
-from .store import Store, StoredDocument
+from .store import Store, StoredDocument, sentence_id
 from .types import Answer, Delta, Document, Turn
 
 
@@ -187,7 +187,13 @@ class Assistant:
             question.standalone, doc_ids=list(doc_ids) if doc_ids else None, generation=generation
         )
         self._documents.prefetch([p.doc_id for p in passages])
-        return Evidence(passages=passages, documents=self._documents, stats=self._stats)
+        return Evidence(
+            passages=passages, documents=self._documents, stats=self._stats, sentence_vectors=self._sentence_vectors
+        )
+
+    def _sentence_vectors(self, spans: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], list[float]]:
+        ids = {sentence_id(*span): span for span in spans}
+        return {ids[i]: v for i, v in self.store.sentence_vectors(list(ids)).items()}
 
     def _question(self, question: str, history: Sequence[Turn]) -> Question:
         if not isinstance(question, str) or not question.strip():

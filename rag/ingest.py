@@ -19,7 +19,7 @@ from .store import Store
 from .types import Document
 
 # Bump when chunking changes, so stored documents are re-chunked on the next ingest.
-CHUNKER_VERSION = "sent-pack-1"
+CHUNKER_VERSION = "sent-pack-2"  # 2: sentence vectors are stored too
 
 Progress = Callable[[int, int, str], None]
 
@@ -149,8 +149,8 @@ class Ingestor:
         return report
 
     def _write(self, todo, stored, report: IngestReport, progress: Progress | None) -> None:
-        """Chunk and embed changed documents in batches that span documents, writing each
-        document as soon as its vectors are ready."""
+        """Chunk and embed changed documents (chunks, and every sentence for the answerer) in
+        batches that span documents, writing each document as soon as its vectors are ready."""
         chunked = [(doc, fp, chunk_document(doc, self.settings)) for doc, fp in todo]
         total = sum(len(nodes) for _, _, nodes in chunked)
         done = 0
@@ -161,8 +161,13 @@ class Ingestor:
             if pending < self.settings.embed_batch_size * 4 and i + 1 < len(chunked):
                 continue
             self._embed([node for _, _, nodes in group for node in nodes])
+            sentences = {doc.doc_id: sentence_spans(doc.text) for doc, _, _ in group}
+            texts = [doc.text[a:b] for doc, _, _ in group for a, b in sentences[doc.doc_id]]
+            vectors = iter(self._embed_texts(texts))
             for doc, fp, nodes in group:
-                self.store.replace_document(doc, fp, nodes)
+                self.store.replace_document(
+                    doc, fp, nodes, [(a, b, next(vectors)) for a, b in sentences[doc.doc_id]]
+                )
                 (report.updated if doc.doc_id in stored else report.added).append(doc.doc_id)
                 report.chunks_embedded += len(nodes)
                 done += len(nodes)
@@ -181,8 +186,12 @@ class Ingestor:
                 report.removed.append(doc_id)
 
     def _embed(self, nodes: list[TextNode]) -> None:
+        for node, vector in zip(nodes, self._embed_texts([embed_text(n) for n in nodes])):
+            node.embedding = vector
+
+    def _embed_texts(self, texts: list[str]) -> list[list[float]]:
         size = self.settings.embed_batch_size
-        for i in range(0, len(nodes), size):
-            batch = nodes[i : i + size]
-            for node, vector in zip(batch, self.embedder.embed([embed_text(n) for n in batch])):
-                node.embedding = vector
+        out: list[list[float]] = []
+        for i in range(0, len(texts), size):
+            out.extend(self.embedder.embed(texts[i : i + size]))
+        return out

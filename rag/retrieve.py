@@ -3,6 +3,8 @@ reciprocal rank, with an optional filter to given documents."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import threading
 from typing import Any
@@ -46,12 +48,14 @@ class HybridRetriever:
 
                 def save(bm25: Any, folder) -> None:
                     if bm25 is not None:
-                        bm25.persist(str(folder))
+                        with contextlib.redirect_stderr(io.StringIO()):
+                            bm25.persist(str(folder))
 
-                self._bm25 = load_or_build(
-                    self.settings, self.store.name, "bm25", generation, build, save,
-                    lambda folder: BM25Retriever.from_persist_dir(str(folder)),
-                )
+                def load(folder) -> Any:
+                    with contextlib.redirect_stderr(io.StringIO()):  # bm25s draws a progress bar
+                        return BM25Retriever.from_persist_dir(str(folder))
+
+                self._bm25 = load_or_build(self.settings, self.store.name, "bm25", generation, build, save, load)
                 self._bm25_generation = generation
             return self._bm25
 

@@ -56,6 +56,7 @@ class Store:
             self._chunks = self._collection("chunks")
             self._docs = self._collection("docs")
             self._state = self._collection("state")
+            self._sentences = self._collection("sentences")
         except Exception as exc:  # noqa: BLE001 - Chroma raises many types for a broken store
             raise StoreError(self._broken(exc)) from exc
         self._vector_store: Any = None
@@ -181,7 +182,16 @@ class Store:
         return {i: _document(i, t, m) for i, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
 
     # --- writing ----------------------------------------------------------------------------
-    def replace_document(self, doc: Document, fingerprint: str, nodes: list[TextNode]) -> None:
+    def sentence_vectors(self, ids: list[str]) -> dict[str, list[float]]:
+        """Stored vectors of sentences, by id `doc_id:start-end` (missing ids are left out)."""
+        if not ids:
+            return {}
+        result = self._guard("read sentence vectors", self._sentences.get, ids=ids, include=["embeddings"])
+        return {i: list(v) for i, v in zip(result["ids"], result["embeddings"])}
+
+    def replace_document(
+        self, doc: Document, fingerprint: str, nodes: list[TextNode], sentences: list[tuple[int, int, list[float]]]
+    ) -> None:
         """Swap a document's chunks for new ones; the document row is written last, so an
         interrupted write leaves a stale fingerprint and the next ingest redoes it."""
         if not nodes:
@@ -190,7 +200,15 @@ class Store:
         def write() -> None:
             self._docs.delete(ids=[doc.doc_id])
             self._chunks.delete(where={"doc_id": doc.doc_id})
+            self._sentences.delete(where={"doc_id": doc.doc_id})
             self.vector_store.add(nodes)
+            for i in range(0, len(sentences), 1000):
+                batch = sentences[i : i + 1000]
+                self._sentences.add(
+                    ids=[sentence_id(doc.doc_id, s, e) for s, e, _ in batch],
+                    embeddings=[v for _, _, v in batch],
+                    metadatas=[{"doc_id": doc.doc_id, "start": s, "end": e} for s, e, _ in batch],
+                )
             self._docs.upsert(
                 ids=[doc.doc_id],
                 documents=[doc.text],
@@ -213,9 +231,14 @@ class Store:
         def delete() -> None:
             self._docs.delete(ids=[doc_id])
             self._chunks.delete(where={"doc_id": doc_id})
+            self._sentences.delete(where={"doc_id": doc_id})
             self._bump()
 
         self._guard(f"delete {doc_id}", delete)
+
+
+def sentence_id(doc_id: str, start: int, end: int) -> str:
+    return f"{doc_id}:{start}-{end}"
 
 
 def _document(doc_id: str, text: str, meta: dict | None) -> Document:

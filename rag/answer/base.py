@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,6 +32,10 @@ class Evidence:
     passages: list[Chunk]
     documents: Mapping[str, Document]
     stats: "CorpusStats"
+    # vectors of sentences stored at ingest, by (doc_id, start, end); missing ones are embedded
+    sentence_vectors: Callable[[list[tuple[str, int, int]]], dict[tuple[str, int, int], list[float]]] = (
+        lambda spans: {}
+    )
 
 
 class Answerer(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,8 @@ class _Unit:
     text: str
     pair: bool = False
     leans_back: bool = False
+    first_end: int = 0  # for a pair: where its first sentence ends
+    second_start: int = 0  # ... and where its second begins
 
 
 class ExtractiveAnswerer:
@@ -65,6 +68,7 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.min_relevance = min_relevance
         self.max_citations = max_citations
+        self._span_cache: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
 
     def answer(self, question: Question, evidence: Evidence) -> Answer:
         missing = unknown_names(question.text, evidence.stats)
@@ -101,7 +105,7 @@ class ExtractiveAnswerer:
             doc = evidence.documents.get(chunk.doc_id)
             if doc is None:
                 continue
-            spans = sentence_spans(doc.text, chunk.start, chunk.end)
+            spans = [sp for sp in self._sentences(doc) if sp[0] >= chunk.start and sp[1] <= chunk.end]
             for i, (s, e) in enumerate(spans):
                 candidates = [(s, e)]
                 if i + 1 < len(spans) and "\n" not in doc.text[e : spans[i + 1][0]]:
@@ -109,8 +113,12 @@ class ExtractiveAnswerer:
                 for pair, (cs, ce) in enumerate(candidates):
                     if (doc.doc_id, cs, ce) not in seen:
                         seen.add((doc.doc_id, cs, ce))
-                        leans = bool(pair) and bool(_LEANS_BACK.match(doc.text[spans[i + 1][0] : ce]))
-                        units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce], bool(pair), leans))
+                        if not pair:
+                            units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce]))
+                            continue
+                        second = spans[i + 1][0]
+                        leans = bool(_LEANS_BACK.match(doc.text[second:ce]))
+                        units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce], True, leans, e, second))
         return units
 
     def _rank(
@@ -121,8 +129,8 @@ class ExtractiveAnswerer:
         units = [u for u in units if _has_type(u.text, wants)]
         if not units:
             return []
-        vectors = self.embedder.embed([query] + [u.text for u in units])
-        q_vec, unit_vecs = vectors[0], vectors[1:]
+        q_vec = self.embedder.embed([query])[0]
+        unit_vecs = self._unit_vectors(units, evidence)
         stats = evidence.stats
         q_terms = {t for t in terms(query) if t not in QUESTION_WORDS}
         weights = {t: stats.idf(t) for t in q_terms}
@@ -146,6 +154,42 @@ class ExtractiveAnswerer:
         ]
         ranked.sort(key=lambda x: -x[0])
         return ranked
+
+    def _sentences(self, doc) -> list[tuple[int, int]]:
+        """The document's sentence spans, as ingestion split them (so stored vectors match)."""
+        key = (doc.doc_id, len(doc.text), hash(doc.text))
+        spans = self._span_cache.get(key)
+        if spans is None:
+            spans = sentence_spans(doc.text)
+            if len(self._span_cache) > 5000:
+                self._span_cache.clear()
+            self._span_cache[key] = spans
+        return spans
+
+    def _unit_vectors(self, units: list[_Unit], evidence: Evidence) -> list[list[float]]:
+        """Sentence vectors stored at ingest (embedded now only if missing); a pair of sentences
+        is the normalised sum of its two, which ranks like embedding the pair, at no cost."""
+        keys: list[tuple[str, int, int]] = []
+        for u in units:
+            keys += [(u.doc_id, u.start, u.first_end), (u.doc_id, u.second_start, u.end)] if u.pair else [
+                (u.doc_id, u.start, u.end)]
+        keys = list(dict.fromkeys(keys))
+        vectors = dict(evidence.sentence_vectors(keys))
+        missing = [k for k in keys if k not in vectors]
+        texts = [evidence.documents[d].text[s:e] for d, s, e in missing]
+        for key, vec in zip(missing, self.embedder.embed(texts)):
+            vectors[key] = vec
+        out = []
+        for u in units:
+            if not u.pair:
+                out.append(vectors[(u.doc_id, u.start, u.end)])
+                continue
+            a = vectors[(u.doc_id, u.start, u.first_end)]
+            b = vectors[(u.doc_id, u.second_start, u.end)]
+            total = [x + y for x, y in zip(a, b)]
+            norm = math.sqrt(sum(x * x for x in total)) or 1.0
+            out.append([x / norm for x in total])
+        return out
 
     def _choose(self, ranked: list[tuple[float, _Unit]]) -> list[_Unit]:
         best = ranked[0][0]
