@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .answer.base import Answerer, CorpusStats, Evidence, Question
 from .answer.extractive import ExtractiveAnswerer
@@ -20,6 +22,10 @@ from .ingest import Ingestor, IngestReport, Progress
 from .retrieve import HybridRetriever
 from .store import Store, StoredDocument, sentence_id
 from .types import Answer, Delta, Document, Turn
+
+# How long a question trusts the last look at the store's generation before looking again:
+# an ingest by another process is seen within this many seconds.
+GENERATION_TTL = 1.0
 
 
 class Assistant:
@@ -47,6 +53,8 @@ class Assistant:
         self._generation: str | None = None
         self._documents = DocumentCache(None)
         self._doc_ids: set[str] = set()
+        self._checked_at = 0.0
+        self._vectors: OrderedDict[str, Any] = OrderedDict()  # sentence vectors read from the store
         self._stats = CorpusStats()
 
     # --- the parts, built on first use ---------------------------------------------------------
@@ -119,6 +127,10 @@ class Assistant:
         """Check the store's generation (one small read) and follow it: a new generation (an
         ingest, here or in another process) reloads the document view and statistics."""
         with self._lock:
+            now = time.monotonic()
+            if self._generation and now - self._checked_at < GENERATION_TTL:
+                return self._generation
+            self._checked_at = now
             generation = self.store.generation()
             if not generation:
                 # First question on an empty store: ingest the default corpus.
@@ -128,6 +140,7 @@ class Assistant:
                     problems = "; ".join(str(e) for e in report.errors) or "no articles found"
                     raise StoreError(f"the store is empty and {self.settings.corpus_dir} gave nothing: {problems}")
             if generation != self._generation:
+                self._vectors.clear()
                 self._documents = DocumentCache(self.store)
                 self._doc_ids = {d.doc_id for d in self.store.documents()}
                 self._stats = load_or_build(
@@ -191,9 +204,19 @@ class Assistant:
             passages=passages, documents=self._documents, stats=self._stats, sentence_vectors=self._sentence_vectors
         )
 
-    def _sentence_vectors(self, spans: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], list[float]]:
+    def _sentence_vectors(self, spans: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
         ids = {sentence_id(*span): span for span in spans}
-        return {ids[i]: v for i, v in self.store.sentence_vectors(list(ids)).items()}
+        with self._lock:
+            found = {i: self._vectors[i] for i in ids if i in self._vectors}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            fetched = self.store.sentence_vectors(missing)
+            with self._lock:
+                self._vectors.update(fetched)
+                while len(self._vectors) > 200_000:
+                    self._vectors.popitem(last=False)
+            found.update(fetched)
+        return {ids[i]: v for i, v in found.items()}
 
     def _question(self, question: str, history: Sequence[Turn]) -> Question:
         if not isinstance(question, str) or not question.strip():

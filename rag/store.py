@@ -182,12 +182,12 @@ class Store:
         return {i: _document(i, t, m) for i, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
 
     # --- writing ----------------------------------------------------------------------------
-    def sentence_vectors(self, ids: list[str]) -> dict[str, list[float]]:
+    def sentence_vectors(self, ids: list[str]) -> dict[str, Any]:
         """Stored vectors of sentences, by id `doc_id:start-end` (missing ids are left out)."""
         if not ids:
             return {}
         result = self._guard("read sentence vectors", self._sentences.get, ids=ids, include=["embeddings"])
-        return {i: list(v) for i, v in zip(result["ids"], result["embeddings"])}
+        return dict(zip(result["ids"], result["embeddings"]))
 
     def replace_document(
         self, doc: Document, fingerprint: str, nodes: list[TextNode], sentences: list[tuple[int, int, list[float]]]

@@ -65,8 +65,8 @@ def clean_env(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def minilm() -> MiniLMEmbedder:
-    return MiniLMEmbedder()
+def minilm(tmp_path_factory) -> MiniLMEmbedder:
+    return MiniLMEmbedder(cache_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

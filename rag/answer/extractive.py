@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..citations import cite
 from ..embed import Embedder
@@ -69,6 +70,7 @@ class ExtractiveAnswerer:
         self.min_relevance = min_relevance
         self.max_citations = max_citations
         self._span_cache: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
+        self._term_cache: dict[tuple[str, int, int], frozenset[str]] = {}
 
     def answer(self, question: Question, evidence: Evidence) -> Answer:
         missing = unknown_names(question.text, evidence.stats)
@@ -129,16 +131,15 @@ class ExtractiveAnswerer:
         units = [u for u in units if _has_type(u.text, wants)]
         if not units:
             return []
-        q_vec = self.embedder.embed([query])[0]
-        unit_vecs = self._unit_vectors(units, evidence)
+        q_vec = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        dense_scores = self._unit_vectors(units, evidence) @ q_vec
         stats = evidence.stats
         q_terms = {t for t in terms(query) if t not in QUESTION_WORDS}
         weights = {t: stats.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
         ranked = []
-        for unit, vec in zip(units, unit_vecs):
-            dense = sum(a * b for a, b in zip(q_vec, vec))
-            u_terms = set(terms(unit.text))
+        for unit, dense in zip(units, dense_scores.tolist()):
+            u_terms = self._terms(unit)
             lexical = sum(w for t, w in weights.items() if t in u_terms) / total
             score = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
             if unit.pair and not unit.leans_back:
@@ -166,7 +167,17 @@ class ExtractiveAnswerer:
             self._span_cache[key] = spans
         return spans
 
-    def _unit_vectors(self, units: list[_Unit], evidence: Evidence) -> list[list[float]]:
+    def _terms(self, unit: _Unit) -> frozenset[str]:
+        key = (unit.doc_id, unit.start, unit.end)
+        found = self._term_cache.get(key)
+        if found is None:
+            found = frozenset(terms(unit.text))
+            if len(self._term_cache) > 200_000:
+                self._term_cache.clear()
+            self._term_cache[key] = found
+        return found
+
+    def _unit_vectors(self, units: list[_Unit], evidence: Evidence) -> np.ndarray:
         """Sentence vectors stored at ingest (embedded now only if missing); a pair of sentences
         is the normalised sum of its two, which ranks like embedding the pair, at no cost."""
         keys: list[tuple[str, int, int]] = []
@@ -179,17 +190,16 @@ class ExtractiveAnswerer:
         texts = [evidence.documents[d].text[s:e] for d, s, e in missing]
         for key, vec in zip(missing, self.embedder.embed(texts)):
             vectors[key] = vec
-        out = []
+        rows = []
         for u in units:
             if not u.pair:
-                out.append(vectors[(u.doc_id, u.start, u.end)])
+                rows.append(np.asarray(vectors[(u.doc_id, u.start, u.end)], dtype=np.float32))
                 continue
-            a = vectors[(u.doc_id, u.start, u.first_end)]
-            b = vectors[(u.doc_id, u.second_start, u.end)]
-            total = [x + y for x, y in zip(a, b)]
-            norm = math.sqrt(sum(x * x for x in total)) or 1.0
-            out.append([x / norm for x in total])
-        return out
+            total = np.asarray(vectors[(u.doc_id, u.start, u.first_end)], dtype=np.float32) + np.asarray(
+                vectors[(u.doc_id, u.second_start, u.end)], dtype=np.float32
+            )
+            rows.append(total / (np.linalg.norm(total) or 1.0))
+        return np.vstack(rows)
 
     def _choose(self, ranked: list[tuple[float, _Unit]]) -> list[_Unit]:
         best = ranked[0][0]
