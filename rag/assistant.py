@@ -109,6 +109,9 @@ class Assistant:
         report = Ingestor(self.settings, self.store, self.embedder).sync_paths(roots, progress=progress)
         with self._lock:
             self._generation = None  # the next question follows the new generation
+        if (report.added or report.updated or report.removed) and self.store.generation():
+            # build the lexical index and statistics now, so the first question is fast
+            self.retriever.prepare(self._ensure_corpus())
         return report
 
     def documents(self) -> list[StoredDocument]:
@@ -145,7 +148,7 @@ class Assistant:
                 self._doc_ids = {d.doc_id for d in self.store.documents()}
                 self._stats = load_or_build(
                     self.settings, self.store.name, "stats", generation,
-                    lambda: CorpusStats.build(self._documents.iter_all(self._doc_ids)),
+                    lambda: CorpusStats.from_chunks(self.store.chunks()),
                     lambda stats, folder: stats.save(folder), CorpusStats.load,
                 )
                 self._generation = generation
@@ -287,10 +290,3 @@ class DocumentCache(Mapping[str, Document]):
 
     def __len__(self) -> int:
         return len(self._docs)
-
-    def iter_all(self, doc_ids: Iterable[str], batch: int = 200) -> Iterator[Document]:
-        """Every document, read in batches without filling the cache (for statistics)."""
-        ids = sorted(doc_ids)
-        for i in range(0, len(ids), batch):
-            if self._store is not None:
-                yield from self._store.documents_by_id(ids[i : i + batch]).values()

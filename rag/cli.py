@@ -19,7 +19,7 @@ def _progress_bar(desc: str):
     def update(done: int, total: int, label: str) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, leave=True)
+            bar = tqdm(total=total, desc=desc, unit="file", file=sys.stderr, leave=True)
         bar.set_postfix_str(label[-40:], refresh=False)
         bar.update(done - bar.n)
         if done >= total:
@@ -36,7 +36,7 @@ def _assistant():
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     assistant = _assistant()
-    report = assistant.ingest(args.paths or None, progress=_progress_bar("embedding"))
+    report = assistant.ingest(args.paths or None, progress=_progress_bar("ingesting"))
     for error in report.errors:
         print(f"skipped: {error}", file=sys.stderr)
     print(report.summary())

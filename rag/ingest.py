@@ -19,7 +19,7 @@ from .store import Store
 from .types import Document
 
 # Bump when chunking changes, so stored documents are re-chunked on the next ingest.
-CHUNKER_VERSION = "sent-pack-2"  # 2: sentence vectors are stored too
+CHUNKER_VERSION = "sent-pack-3"  # 2: sentence vectors stored; 3: chunks carry sentence offsets
 
 Progress = Callable[[int, int, str], None]
 
@@ -59,11 +59,13 @@ def _token_count(text: str) -> int:
     return int(len(words(text)) * 1.3) + 1
 
 
-def chunk_spans(text: str, chunk_size: int, chunk_overlap: int) -> list[tuple[int, int]]:
+def chunk_spans(
+    text: str, chunk_size: int, chunk_overlap: int, sents: list[tuple[int, int]] | None = None
+) -> list[tuple[int, int]]:
     """Pack whole sentences into chunks of at most `chunk_size` tokens, repeating the last
     sentences (up to `chunk_overlap` tokens) at the start of the next chunk. A sentence longer
     than a chunk becomes a chunk of its own; offsets always fall on sentence boundaries."""
-    sents = sentence_spans(text)
+    sents = sentence_spans(text) if sents is None else sents
     sizes = [_token_count(text[s:e]) for s, e in sents]
     chunks: list[tuple[int, int]] = []
     i = 0
@@ -84,23 +86,33 @@ def chunk_spans(text: str, chunk_size: int, chunk_overlap: int) -> list[tuple[in
     return chunks
 
 
-def chunk_document(doc: Document, settings: Settings) -> list[TextNode]:
-    """llama-index nodes whose text is exactly doc.text[start:end], with ids stable across runs."""
+def chunk_document(
+    doc: Document, settings: Settings, sents: list[tuple[int, int]] | None = None
+) -> list[TextNode]:
+    """llama-index nodes whose text is exactly doc.text[start:end], with ids stable across runs.
+    Each carries its sentences' offsets, so answering never has to split sentences again."""
+    sents = sentence_spans(doc.text) if sents is None else sents
     nodes = []
-    for start, end in chunk_spans(doc.text, settings.chunk_size, settings.chunk_overlap):
+    for start, end in chunk_spans(doc.text, settings.chunk_size, settings.chunk_overlap, sents):
         text = doc.text[start:end]
+        inside = [(a, b) for a, b in sents if a >= start and b <= end]
         node = TextNode(
             id_=f"{doc.doc_id}:{start}-{end}",
             text=text,
             start_char_idx=start,
             end_char_idx=end,
-            metadata={"title": doc.title, "start": start, "end": end},
-            excluded_embed_metadata_keys=["start", "end"],
-            excluded_llm_metadata_keys=["start", "end"],
+            metadata={"title": doc.title, "start": start, "end": end, "sentences": encode_spans(inside)},
+            excluded_embed_metadata_keys=["start", "end", "sentences"],
+            excluded_llm_metadata_keys=["start", "end", "sentences"],
         )
         node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc.doc_id)
         nodes.append(node)
     return nodes
+
+
+def encode_spans(spans: list[tuple[int, int]]) -> str:
+    """The inverse of store.decode_spans."""
+    return ",".join(f"{a}-{b}" for a, b in spans)
 
 
 def embed_text(node: TextNode) -> str:
@@ -125,7 +137,7 @@ class Ingestor:
         report = IngestReport()
         stored = {d.doc_id: d for d in self.store.documents()}
         seen: dict[str, Path] = {}
-        todo: list[tuple[Document, str]] = []
+        todo: list[tuple[Path, bytes, str, str]] = []
         failed: set[Path] = set()
         for path, doc_id in iter_article_files(paths):
             if doc_id in seen:
@@ -134,46 +146,54 @@ class Ingestor:
             seen[doc_id] = path
             try:
                 data = read_bytes(path)
-                fp = fingerprint(data, path, self.settings, self.embedder.name)
-                if doc_id in stored and stored[doc_id].fingerprint == fp:
-                    report.unchanged.append(doc_id)
-                    continue
-                todo.append((parse_document(path, data, doc_id), fp))
             except CorpusError as exc:
                 report.errors.append(exc)
                 failed.add(path.resolve())
-        self._write(todo, stored, report, progress)
+                continue
+            fp = fingerprint(data, path, self.settings, self.embedder.name)
+            if doc_id in stored and stored[doc_id].fingerprint == fp:
+                report.unchanged.append(doc_id)
+            else:
+                todo.append((path, data, doc_id, fp))
+        failed |= self._write(todo, stored, report, progress)
         if prune:
             self._prune(paths, stored, set(seen), failed, report)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _write(self, todo, stored, report: IngestReport, progress: Progress | None) -> None:
-        """Chunk and embed changed documents (chunks, and every sentence for the answerer) in
-        batches that span documents, writing each document as soon as its vectors are ready."""
-        chunked = [(doc, fp, chunk_document(doc, self.settings)) for doc, fp in todo]
-        total = sum(len(nodes) for _, _, nodes in chunked)
-        done = 0
-        group: list[tuple[Document, str, list[TextNode]]] = []
-        for i, item in enumerate(chunked):
-            group.append(item)
-            pending = sum(len(nodes) for _, _, nodes in group)
-            if pending < self.settings.embed_batch_size * 4 and i + 1 < len(chunked):
-                continue
-            self._embed([node for _, _, nodes in group for node in nodes])
-            sentences = {doc.doc_id: sentence_spans(doc.text) for doc, _, _ in group}
-            texts = [doc.text[a:b] for doc, _, _ in group for a, b in sentences[doc.doc_id]]
-            vectors = iter(self._embed_texts(texts))
-            for doc, fp, nodes in group:
-                self.store.replace_document(
-                    doc, fp, nodes, [(a, b, next(vectors)) for a, b in sentences[doc.doc_id]]
-                )
-                (report.updated if doc.doc_id in stored else report.added).append(doc.doc_id)
-                report.chunks_embedded += len(nodes)
-                done += len(nodes)
+    def _write(self, todo, stored, report: IngestReport, progress: Progress | None) -> set[Path]:
+        """Parse, chunk and embed changed files a group at a time (memory stays bounded; batches
+        span documents), writing each document as soon as its vectors are ready. Every sentence
+        gets a vector too, for the answerer. Returns the files that failed to parse."""
+        failed: set[Path] = set()
+        group: list[tuple[Document, str, list[tuple[int, int]], list[TextNode]]] = []
+        pending = 0
+        for n, (path, data, doc_id, fp) in enumerate(todo, 1):
+            try:
+                doc = parse_document(path, data, doc_id)
+            except CorpusError as exc:
+                report.errors.append(exc)
+                failed.add(path.resolve())
+            else:
+                sents = sentence_spans(doc.text)
+                group.append((doc, fp, sents, chunk_document(doc, self.settings, sents)))
+                pending += len(sents)
+            if group and (pending >= self.settings.embed_batch_size * 8 or n == len(todo)):
+                self._write_group(group, stored, report)
                 if progress:
-                    progress(done, total, doc.doc_id)
-            group = []
+                    progress(n, len(todo), group[-1][0].doc_id)
+                group, pending = [], 0
+
+        return failed
+
+    def _write_group(self, group, stored, report: IngestReport) -> None:
+        self._embed([node for *_, nodes in group for node in nodes])
+        texts = [doc.text[a:b] for doc, _, sents, _ in group for a, b in sents]
+        vectors = iter(self._embed_texts(texts))
+        for doc, fp, sents, nodes in group:
+            self.store.replace_document(doc, fp, nodes, [(a, b, next(vectors)) for a, b in sents])
+            (report.updated if doc.doc_id in stored else report.added).append(doc.doc_id)
+            report.chunks_embedded += len(nodes)
 
     def _prune(self, paths, stored, seen: set[str], failed: set[Path], report: IngestReport) -> None:
         roots = [p.resolve() for p in paths if p.is_dir()]

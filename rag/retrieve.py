@@ -37,6 +37,10 @@ class HybridRetriever:
         self._bm25_generation: str | None = None
         self._lock = threading.Lock()
 
+    def prepare(self, generation: str) -> None:
+        """Build (or load) the lexical index for this generation ahead of the first query."""
+        self._lexical(generation)
+
     def _lexical(self, generation: str) -> Any:
         with self._lock:
             if self._bm25 is None or self._bm25_generation != generation:
@@ -44,7 +48,7 @@ class HybridRetriever:
 
                 def build() -> Any:
                     nodes = self.store.chunk_nodes()
-                    return BM25Retriever(nodes=nodes, similarity_top_k=len(nodes)) if nodes else None
+                    return BM25Retriever(nodes=nodes, similarity_top_k=min(len(nodes), 10)) if nodes else None
 
                 def save(bm25: Any, folder) -> None:
                     if bm25 is not None:
@@ -87,13 +91,35 @@ class HybridRetriever:
 
 
 class _FilteredBM25:
-    """Wraps the shared BM25 retriever: restricts to documents and trims to k after scoring."""
+    """Queries the shared BM25 index for the top k, optionally only within given documents.
+    It asks bm25s for k hits (with a weight mask for the filter) and turns only those into
+    nodes: turning every node of a large corpus into an object on each query is what is slow."""
 
-    def __init__(self, bm25: Any, k: int, doc_ids: list[str] | None) -> None:
-        self._bm25, self._k, self._doc_ids = bm25, k, set(doc_ids or [])
+    def __init__(self, retriever: Any, k: int, doc_ids: list[str] | None) -> None:
+        self._r, self._k, self._doc_ids = retriever, k, set(doc_ids or [])
 
     def retrieve(self, query: Any) -> list[NodeWithScore]:
-        hits = [h for h in self._bm25.retrieve(query) if h.score > 0]
+        import bm25s
+        import numpy as np
+        from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+        r = self._r
+        text = query.query_str if hasattr(query, "query_str") else str(query)
+        tokens = bm25s.tokenize(text, stemmer=r.stemmer, token_pattern=r.token_pattern, show_progress=False)
+        total = int(r.bm25.scores.get("num_docs", 0))
+        mask = None
         if self._doc_ids:
-            hits = [h for h in hits if h.node.ref_doc_id in self._doc_ids]
-        return hits[: self._k]
+            mask = np.array([int(r.corpus[i].get("doc_id") in self._doc_ids) for i in range(total)])
+            if not mask.any():
+                return []
+        k = min(self._k, total)
+        if k <= 0:
+            return []
+        indexes, scores = r.bm25.retrieve(tokens, k=k, weight_mask=mask, show_progress=False)
+        hits = []
+        for idx, score in zip(indexes[0], scores[0]):
+            if score <= 0:
+                continue
+            entry = idx if isinstance(idx, dict) else r.corpus[int(idx)]
+            hits.append(NodeWithScore(node=metadata_dict_to_node(entry), score=float(score)))
+        return hits

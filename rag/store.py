@@ -249,6 +249,13 @@ def _document(doc_id: str, text: str, meta: dict | None) -> Document:
     return Document(doc_id=doc_id, title=title, text=text, source=source, metadata=extra)
 
 
+def decode_spans(value: object) -> tuple[tuple[int, int], ...]:
+    """Sentence offsets as a chunk's metadata stores them: "0-57,58-140"."""
+    if not value:
+        return ()
+    return tuple((int(a), int(b)) for a, b in (part.split("-") for part in str(value).split(",")))
+
+
 def node_to_chunk(node: BaseNode, score: float = 0.0) -> Chunk:
     """Our view of a llama-index chunk node; offsets come from its metadata."""
     meta = node.metadata
@@ -260,6 +267,7 @@ def node_to_chunk(node: BaseNode, score: float = 0.0) -> Chunk:
         start=int(meta.get("start", 0)),
         end=int(meta.get("end", 0)),
         score=score,
+        sentences=decode_spans(meta.get("sentences")),
     )
 
 

@@ -28,6 +28,7 @@ class Chunk:
     start: int
     end: int
     score: float = 0.0
+    sentences: tuple[tuple[int, int], ...] = ()  # offsets of its sentences in the document
 
 
 @dataclass(frozen=True)

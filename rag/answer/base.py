@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..sentences import sentence_spans, terms, words
+from ..sentences import terms, words
 from ..types import Answer, Chunk, Citation, Document, Turn
 
 CANNOT_ANSWER = "The articles don't answer this question."
@@ -55,17 +55,20 @@ class CorpusStats:
     vocabulary: frozenset[str] = frozenset()
 
     @classmethod
-    def build(cls, documents: Iterable[Document]) -> "CorpusStats":
+    def from_chunks(cls, chunks: Iterable[Chunk]) -> "CorpusStats":
+        """The same statistics from stored chunks and the sentence offsets they carry: no
+        document has to be read or split again."""
         df: Counter = Counter()
         vocab: set[str] = set()
-        count = 0
-        for doc in documents:
-            for s, e in sentence_spans(doc.text):
-                count += 1
-                df.update(set(terms(doc.text[s:e])))
-            vocab.update(words(doc.text))
-            vocab.update(words(doc.title))
-        return cls(sentence_count=count, df=df, vocabulary=frozenset(vocab))
+        seen: set[tuple[str, int]] = set()
+        for chunk in chunks:
+            vocab.update(words(chunk.text))
+            vocab.update(words(chunk.title))
+            for a, b in chunk.sentences:
+                if (chunk.doc_id, a) not in seen:
+                    seen.add((chunk.doc_id, a))
+                    df.update(set(terms(chunk.text[a - chunk.start : b - chunk.start])))
+        return cls(sentence_count=len(seen), df=df, vocabulary=frozenset(vocab))
 
     def save(self, folder) -> None:
         import json

@@ -107,7 +107,9 @@ class ExtractiveAnswerer:
             doc = evidence.documents.get(chunk.doc_id)
             if doc is None:
                 continue
-            spans = [sp for sp in self._sentences(doc) if sp[0] >= chunk.start and sp[1] <= chunk.end]
+            spans = list(chunk.sentences) or [
+                sp for sp in self._sentences(doc) if sp[0] >= chunk.start and sp[1] <= chunk.end
+            ]
             for i, (s, e) in enumerate(spans):
                 candidates = [(s, e)]
                 if i + 1 < len(spans) and "\n" not in doc.text[e : spans[i + 1][0]]:
