@@ -86,3 +86,21 @@ def bundled(tmp_path_factory, minilm) -> Assistant:
     assistant = Assistant(Settings(data_dir=data), embedder=minilm)
     assistant.ingest()
     return assistant
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chat_url(tmp_path_factory, minilm):
+    """One chat app on the bundled corpus, launched on 127.0.0.1 for the UI tests."""
+    from rag.ui import launch
+
+    assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("chat")), embedder=minilm)
+    port = free_port()
+    app = launch(assistant, "127.0.0.1", port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()

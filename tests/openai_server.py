@@ -24,11 +24,18 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def hash_word(word: str) -> int:
+    import hashlib
+
+    return int(hashlib.sha256(word.strip(".,;:!?\"'“”’").encode()).hexdigest(), 16)
+
+
 class ScriptedOpenAI:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.requests: list[dict] = []
         self.default: Reply | None = None
+        self.embedded = 0  # texts sent to /v1/embeddings
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -68,6 +75,9 @@ class ScriptedOpenAI:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                if self.path.endswith("/embeddings"):
+                    self._embeddings(body)
+                    return
                 server.requests.append(body)
                 reply = server._next()
                 if reply.delay:
@@ -108,6 +118,24 @@ class ScriptedOpenAI:
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content},
                                  "finish_reason": reply.finish_reason}],
                 }).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _embeddings(self, body: dict) -> None:
+                """Deterministic vectors from word hashes (texts sharing words are close)."""
+                texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                server.embedded += len(texts)
+                data = []
+                for i, text in enumerate(texts):
+                    vec = [0.0] * 32
+                    for word in text.lower().split():
+                        vec[hash_word(word) % 32] += 1.0
+                    data.append({"object": "embedding", "index": i, "embedding": vec})
+                payload = json.dumps({"object": "list", "data": data, "model": body.get("model"),
+                                      "usage": {"prompt_tokens": 0, "total_tokens": 0}}).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))

@@ -235,3 +235,22 @@ def test_follow_up_is_rewritten_by_the_model_before_retrieval(server, llm):
     assert "Last question: Which of them make military optics?" in server.requests[0]["messages"][0]["content"]
     assert rewritten in server.requests[1]["messages"][1]["content"]
     assert answer.citations and answer.citations[0].doc_id == AP and exact(llm, answer)
+
+
+def test_a_separate_embedding_model_at_the_endpoint_is_used_for_ingest_and_questions(server, tmp_path):
+    from rag.embed import build_embedder
+
+    settings = Settings(data_dir=tmp_path, openai_base_url=server.base_url, embed_model="openai:text-embed-test",
+                        llm_model="scripted-model")
+    embedder = build_embedder(settings)
+    assert embedder.name == "openai-text-embed-test"
+    assistant = Assistant(settings)  # builds the same embedder from settings
+    before = server.embedded
+    assistant.ingest()
+    assert server.embedded > before  # chunks and sentences went to the endpoint
+    server.script(reply(
+        "Trade between China and Russia reached $240 billion in 2023 [1].",
+        (1, "Trade between China and Russia reached a record $240 billion in 2023"),
+    ))
+    answer = assistant.ask("How much did trade between China and Russia reach in 2023?")
+    assert answer.citations and exact(assistant, answer)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,20 +12,7 @@ from rag.ui import launch
 pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, minilm):
-    assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("ui")), embedder=minilm)
-    port = free_port()
-    app = launch(assistant, "127.0.0.1", port, block=False)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+from .conftest import free_port  # noqa: E402
 
 
 def last_answer(chat) -> str:
@@ -36,8 +22,8 @@ def last_answer(chat) -> str:
     return str(content)
 
 
-def test_question_gets_answer_and_citations_with_highlighted_context(app_url):
-    client = Client(app_url, verbose=False)
+def test_question_gets_answer_and_citations_with_highlighted_context(chat_url):
+    client = Client(chat_url, verbose=False)
     chat, box, sources = client.predict("How much did trade between China and Russia reach in 2023?", [], [],
                                         api_name="/ask")
     assert "$240 billion" in last_answer(chat) and "[1]" in last_answer(chat)
@@ -45,8 +31,8 @@ def test_question_gets_answer_and_citations_with_highlighted_context(app_url):
     assert box == ""
 
 
-def test_follow_up_uses_the_conversation_and_clear_starts_over(app_url):
-    client = Client(app_url, verbose=False)
+def test_follow_up_uses_the_conversation_and_clear_starts_over(chat_url):
+    client = Client(chat_url, verbose=False)
     client.predict("Which Chinese companies provide optical components for Russian tanks?", [], [], api_name="/ask")
     chat, _, sources = client.predict("Which of them make military optics?", [], [], api_name="/ask")
     assert "iRay" in sources
@@ -54,8 +40,8 @@ def test_follow_up_uses_the_conversation_and_clear_starts_over(app_url):
     assert cleared[0] == []
 
 
-def test_errors_are_polite_messages_and_the_app_keeps_working(app_url):
-    client = Client(app_url, verbose=False)
+def test_errors_are_polite_messages_and_the_app_keeps_working(chat_url):
+    client = Client(chat_url, verbose=False)
     chat, box, _ = client.predict("   ", [], [], api_name="/ask")
     assert "Sorry" in last_answer(chat) and "Please type a question" in last_answer(chat)
     chat, _, _ = client.predict("x" * 5000, [], [], api_name="/ask")
@@ -64,15 +50,15 @@ def test_errors_are_polite_messages_and_the_app_keeps_working(app_url):
     assert "Liu Pengyu" in last_answer(chat)
 
 
-def test_search_can_be_limited_to_chosen_articles(app_url):
-    client = Client(app_url, verbose=False)
+def test_search_can_be_limited_to_chosen_articles(chat_url):
+    client = Client(chat_url, verbose=False)
     tel = "telegraph-china-cruise-missile-drone-tank-parts"
     _, _, sources = client.predict("What share of Russia's microelectronics came from China?", [], [tel],
                                    api_name="/ask")
     assert tel in sources and "ap-china" not in sources
 
 
-def test_ten_concurrent_chats_are_all_answered_correctly(app_url):
+def test_ten_concurrent_chats_are_all_answered_correctly(chat_url):
     questions = {
         "How much did trade between China and Russia reach in 2023?": "$240 billion",
         "Who is Liu Pengyu?": "Liu Pengyu",
@@ -84,7 +70,7 @@ def test_ten_concurrent_chats_are_all_answered_correctly(app_url):
 
     def one(job):
         question, fact = job
-        chat, _, sources = Client(app_url, verbose=False).predict(question, [], [], api_name="/ask")
+        chat, _, sources = Client(chat_url, verbose=False).predict(question, [], [], api_name="/ask")
         return fact in last_answer(chat) and fact in sources
 
     with ThreadPoolExecutor(max_workers=10) as pool:

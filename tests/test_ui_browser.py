@@ -9,11 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from rag import Assistant, Settings
-from rag.ui import launch
-
-from .test_ui import free_port
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="Debian's chromium is not installed"
@@ -22,16 +17,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def page_url(tmp_path_factory, minilm):
-    assistant = Assistant(Settings(data_dir=tmp_path_factory.mktemp("browser")), embedder=minilm)
-    port = free_port()
-    app = launch(assistant, "127.0.0.1", port, block=False)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
-
-
-def test_ask_in_the_browser_and_open_a_citation(page_url, tmp_path):
+def test_ask_in_the_browser_and_open_a_citation(chat_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
@@ -39,7 +25,7 @@ def test_ask_in_the_browser_and_open_a_citation(page_url, tmp_path):
         requests: list[str] = []
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("request", lambda r: requests.append(r.url))
-        page.goto(page_url)
+        page.goto(chat_url)
         expect(page.locator("#mode")).to_contain_text("offline")
         expect(page.locator("#only")).to_contain_text("The Telegraph")
         page.locator("#question textarea").fill("Which Chinese companies provide optical components for Russian tanks?")
