@@ -88,18 +88,23 @@ def questions_for(corpus: Path, n: int) -> list[str]:
 
 
 # --- workers (run in their own process) ----------------------------------------------------------
+def _print_latencies(fn, questions: list[str]) -> None:
+    """Warm up on the first question, then time each one."""
+    fn(questions[0])
+    lat = []
+    for q in questions:
+        t = time.perf_counter()
+        fn(q)
+        lat.append(time.perf_counter() - t)
+    print(json.dumps({"lat": lat}))
+
+
 def work_ours_warm(data: str, corpus: str, qfile: str) -> None:
     from rag import Assistant, Settings
 
     questions = json.loads(Path(qfile).read_text())
     assistant = Assistant(Settings(data_dir=data, corpus_dir=corpus))
-    assistant.ask(questions[0])  # warm up: model, store, BM25
-    lat = []
-    for q in questions:
-        t = time.perf_counter()
-        assistant.ask(q)
-        lat.append(time.perf_counter() - t)
-    print(json.dumps({"lat": lat}))
+    _print_latencies(assistant.ask, questions)
 
 
 def _ref_parts(data: str):
@@ -142,13 +147,7 @@ def work_ref_warm(data: str, qfile: str) -> None:
     questions = json.loads(Path(qfile).read_text())
     store, embed = _ref_parts(data)
     retriever = VectorStoreIndex.from_vector_store(store, embed_model=embed).as_retriever()
-    retriever.retrieve(questions[0])
-    lat = []
-    for q in questions:
-        t = time.perf_counter()
-        retriever.retrieve(q)
-        lat.append(time.perf_counter() - t)
-    print(json.dumps({"lat": lat}))
+    _print_latencies(retriever.retrieve, questions)
 
 
 WORKERS = {"ours-warm": work_ours_warm, "ref-ingest": work_ref_ingest, "ref-ask": work_ref_ask,
