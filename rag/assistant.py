@@ -238,7 +238,7 @@ class Assistant:
                 standalone = condense(text, turns)
             except RagError:
                 pass  # the offline rewrite stands in
-        return Question(text=text, standalone=standalone, history=turns)
+        return Question(text=text, standalone=standalone)
 
     def _checked(self, answer: Answer) -> Answer:
         """The last gate: a citation that is not exact never leaves the assistant."""

@@ -89,15 +89,8 @@ class ScriptedOpenAI:
 
             def _send(self, body: dict, reply: Reply) -> None:
                 if reply.status != 200:
-                    payload = json.dumps({"error": {"message": reply.content or "error", "type": "scripted"}}).encode()
-                    self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("retry-after-ms", "5")
-                    for k, v in reply.headers.items():
-                        self.send_header(k, v)
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    error = {"error": {"message": reply.content or "error", "type": "scripted"}}
+                    self._json(reply.status, error, {"retry-after-ms": "5", **reply.headers})
                     return
                 if body.get("stream"):
                     self.send_response(200)
@@ -113,16 +106,11 @@ class ScriptedOpenAI:
                     self._event({"delta": {}, "finish_reason": reply.finish_reason})
                     self.wfile.write(b"data: [DONE]\n\n")
                     return
-                payload = json.dumps({
+                self._json(200, {
                     "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model"),
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content},
                                  "finish_reason": reply.finish_reason}],
-                }).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                })
 
             def _embeddings(self, body: dict) -> None:
                 """Deterministic vectors from word hashes (texts sharing words are close)."""
@@ -134,10 +122,15 @@ class ScriptedOpenAI:
                     for word in text.lower().split():
                         vec[hash_word(word) % 32] += 1.0
                     data.append({"object": "embedding", "index": i, "embedding": vec})
-                payload = json.dumps({"object": "list", "data": data, "model": body.get("model"),
-                                      "usage": {"prompt_tokens": 0, "total_tokens": 0}}).encode()
-                self.send_response(200)
+                self._json(200, {"object": "list", "data": data, "model": body.get("model"),
+                                 "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+
+            def _json(self, status: int, obj: dict, headers: dict[str, str] | None = None) -> None:
+                payload = json.dumps(obj).encode()
+                self.send_response(status)
                 self.send_header("content-type", "application/json")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..sentences import terms, words
-from ..types import Answer, Chunk, Citation, Document, Turn
+from ..types import Answer, Chunk, Citation, Document
 
 CANNOT_ANSWER = "The articles don't answer this question."
 NOT_MENTIONED = "The articles don't mention {names}, so they can't answer this question."
@@ -22,7 +22,6 @@ class Question:
 
     text: str
     standalone: str
-    history: tuple[Turn, ...] = ()
 
 
 @dataclass
