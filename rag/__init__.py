@@ -15,7 +15,7 @@ from .errors import (
     RagError,
     StoreError,
 )
-from .types import Answer, Chunk, Citation, Delta, Document, Turn
+from .types import Answer, Chunk, Citation, Delta, Document, Event, Reset, Status, Turn
 
 __all__ = [
     "Answer",
@@ -26,11 +26,14 @@ __all__ = [
     "ConfigError",
     "CorpusError",
     "Document",
+    "Event",
     "ModelUnavailable",
     "ProviderError",
     "QuestionError",
     "RagError",
+    "Reset",
     "Settings",
+    "Status",
     "StoreError",
     "Turn",
 ]

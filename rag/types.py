@@ -81,3 +81,20 @@ class Delta:
     """A piece of streamed answer text, shown as it arrives; the final Answer replaces it."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the assistant is doing now ("Searching…", "Writing…", "Checking quotes…"); not answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Everything streamed so far is withdrawn (a fallback or a retry restarts the answer)."""
+
+    reason: str = ""
+
+
+Event = Delta | Status | Reset | Answer  # what Assistant.stream yields; the Answer always comes last

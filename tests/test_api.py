@@ -10,8 +10,9 @@ import rag
 
 def test_exported_names():
     assert sorted(rag.__all__) == sorted(
-        ["Answer", "Assistant", "Chunk", "Citation", "Delta", "ConfigError", "CorpusError", "Document",
-         "ModelUnavailable", "ProviderError", "QuestionError", "RagError", "Settings", "StoreError", "Turn"]
+        ["Answer", "Assistant", "Chunk", "Citation", "Delta", "ConfigError", "CorpusError", "Document", "Event",
+         "ModelUnavailable", "ProviderError", "QuestionError", "RagError", "Reset", "Settings", "Status", "StoreError",
+         "Turn"]
     )
     for name in rag.__all__:
         assert hasattr(rag, name)
