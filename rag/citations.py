@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from .sentences import sentence_spans, terms
+from .sentences import block_at, sentence_spans, terms
 from .types import Citation, Document
 
 # Characters that writers (and models) swap freely; folded before comparing.
@@ -116,14 +116,12 @@ def _near_miss(quote: str, text: str, where: list[int], min_ratio: float) -> tup
 
 
 def _sentence_of(c: Citation, documents: Mapping[str, Document]) -> str:
-    """The whole sentence(s) a citation stands in, looked for within its paragraph."""
+    """The whole sentence(s) a citation stands in, looked for within its block."""
     doc = documents.get(c.doc_id)
     if doc is None:
         return c.quote
-    para_start = doc.text.rfind("\n", 0, c.start) + 1
-    para_end = doc.text.find("\n", c.end)
-    para_end = len(doc.text) if para_end < 0 else para_end
-    spans = [(s, e) for s, e in sentence_spans(doc.text, para_start, para_end) if s < c.end and c.start < e]
+    block = block_at(doc.text, c.start)
+    spans = [(s, e) for s, e in sentence_spans(doc.text, block.start, block.end) if s < c.end and c.start < e]
     return doc.text[spans[0][0] : spans[-1][1]] if spans else c.quote
 
 

@@ -10,8 +10,8 @@ An article file is plain text or Markdown, optionally opened by a small header:
     <the article text, exactly as published>
 
 Without a header the whole file is the text and the title is its first line. An `.html` page is
-reduced to its main text by trafilatura (navigation, footers and other page furniture dropped);
-that extracted text is the document text that offsets point into.
+reduced to its main text by rag.extract (blocks separated by blank lines, navigation and other
+page furniture dropped); that extracted text is the document text that offsets point into.
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ def read_bytes(path: Path) -> bytes:
 def extractor_version(path: Path) -> str:
     """Changes when the way this kind of file becomes text changes (part of its fingerprint)."""
     if path.suffix.lower() in HTML_SUFFIXES:
-        import trafilatura
+        from .extract import VERSION
 
-        return f"trafilatura-{trafilatura.__version__}"
+        return f"html-{VERSION}"
     return "text-1"
 
 
@@ -97,22 +97,19 @@ def parse_document(path: Path, data: bytes, doc_id: str | None = None) -> Docume
 
 
 def _parse_html(path: Path, data: bytes, doc_id: str | None) -> Document:
-    import trafilatura
+    from .extract import extract
 
     if b"\x00" in data[:4096]:
         raise CorpusError(f"{path} looks binary (it contains NUL bytes); only text articles are read", path)
     try:
-        result = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False, include_tables=True)
-    except Exception as exc:  # noqa: BLE001 - the extractor raises many kinds on broken markup
+        page = extract(data)
+    except Exception as exc:  # noqa: BLE001 - parsers raise many kinds on broken markup
         raise CorpusError(f"{path} could not be parsed as HTML: {exc}", path) from exc
-    text = (getattr(result, "text", None) or "") if result is not None else ""
+    text = page.text
     if not text.strip():
         raise CorpusError(f"{path} has no main text that could be extracted", path)
-    title = (getattr(result, "title", None) or "").strip() or _first_line_title(text) or path.stem
-    metadata = {"format": "html"}
-    if getattr(result, "sitename", None):
-        metadata["outlet"] = str(result.sitename)
-    return Document(doc_id=doc_id or path.stem, title=title, text=text, source=str(path), metadata=metadata)
+    title = page.title or _first_line_title(text) or path.stem
+    return Document(doc_id=doc_id or path.stem, title=title, text=text, source=str(path), metadata=page.metadata)
 
 
 def read_document(path: Path, doc_id: str | None = None) -> Document:

@@ -1,15 +1,26 @@
-"""Sentence spans with exact offsets, and the word terms that lexical matching compares."""
+"""Blocks and sentences with exact offsets (one segmentation for ingest, answerers and evals),
+and the word terms that lexical matching compares."""
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-_PARAGRAPH = re.compile(r"[^\r\n]+")
+_LINE = re.compile(r"[^\r\n]*")
 _WORD = re.compile(r"[\w’']+(?:[-.][\w’']+)*", re.U)
 # A piece that starts like this continues the previous sentence (Punkt split after "U.S." or "Co.").
 _CONTINUATION = re.compile(r"\A[\s\"“”’)\]]*[a-z0-9,;:%)]")
+# What opens a line that starts a block of its own: a list item, a Markdown heading, a table row, a quote.
+_MARKER = re.compile(r"[ \t]*(?:[-*•‣◦▪]|\d{1,3}[.)]|\(?[a-z][.)]|#{1,6}|>)[ \t]+|[ \t]*\|")
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"”’')\]]*\s*$")
+
+# How a hard line wrap is told from a paragraph break (plain text keeps its source's wraps).
+WRAP_MIN_WIDTH = 40  # text wrapped narrower than this is a list of short lines, not a paragraph
+WRAP_MAX_WIDTH = 120  # a line longer than this was not wrapped by hand: it is a paragraph of its own
+WRAP_MIN_FILL = 0.6  # a line that fills less of the width than this ends its paragraph
+MAX_SENTENCE_CHARS = 1000  # a longer "sentence" (code, a table) is cut at its line breaks
 
 
 @functools.cache
@@ -26,13 +37,106 @@ def _punkt():
     return PunktTokenizer("english")
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in text[start:end]; a sentence never crosses a line break."""
+@dataclass(frozen=True)
+class Block:
+    """A paragraph, heading, list item, label/value pair or table row: `text[start:end]`."""
+
+    start: int
+    end: int
+    kind: str  # "heading", "item" or "paragraph"
+
+
+def is_wrap(prev: str, line: str) -> bool:
+    """True when `line` continues the paragraph that `prev` belongs to (a hard wrap of the
+    source), False when it starts a block of its own."""
+    body = line.lstrip()
+    if not body or not prev.strip() or _MARKER.match(line) or prev.lstrip().startswith("#"):
+        return False
+    if _ENDS_SENTENCE.search(prev):
+        return False  # a break after a full stop never cuts a sentence: it is safe to call it one
+    if body[0].islower():
+        return True
+    width = max(len(prev.rstrip()), len(line.rstrip()))
+    return WRAP_MIN_WIDTH <= width <= WRAP_MAX_WIDTH and len(prev.rstrip()) >= WRAP_MIN_FILL * width
+
+
+def blocks(text: str, start: int = 0, end: int | None = None) -> list[Block]:
+    """The blocks of text[start:end]: blank lines always separate blocks; a single line break
+    separates them unless it is a hard wrap (see is_wrap)."""
     end = len(text) if end is None else end
+    out: list[Block] = []
+    cur: list[int] | None = None  # [start, end] of the block being built
+    prev = ""
+    for m in _LINE.finditer(text, start, end):
+        line = m.group()
+        if m.start() == m.end() and m.start() > start and text[m.start() - 1] not in "\r\n":
+            continue  # the empty match after a line's end
+        if not line.strip():
+            if cur:
+                out.append(_block(text, *cur))
+            cur, prev = None, ""
+            continue
+        if cur is not None and is_wrap(prev, line):
+            cur[1] = m.end()
+        else:
+            if cur:
+                out.append(_block(text, *cur))
+            cur = [m.start(), m.end()]
+        prev = line
+    if cur:
+        out.append(_block(text, *cur))
+    return out
+
+
+def _block(text: str, start: int, end: int) -> Block:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    head = text[start : start + 8]
+    kind = "heading" if head.startswith("#") else "item" if _MARKER.match(head) else "paragraph"
+    return Block(start, end, kind)
+
+
+def continues(text: str, end: int, start: int) -> bool:
+    """True when the sentence starting at `start` is in the same block as the one ending at `end`."""
+    gap = text[end:start]
+    if "\n" not in gap and "\r" not in gap:
+        return True
+    if gap.count("\n") > 1:
+        return False
+    line_start = text.rfind("\n", 0, end) + 1
+    nl = text.find("\n", end)
+    line_end = text.find("\n", nl + 1)
+    return is_wrap(text[line_start:nl], text[nl + 1 : len(text) if line_end < 0 else line_end])
+
+
+def block_at(text: str, pos: int) -> Block:
+    """The block that holds position `pos`."""
+    lo = text.rfind("\n\n", 0, pos)
+    lo = 0 if lo < 0 else lo + 2
+    hi = text.find("\n\n", pos)
+    hi = len(text) if hi < 0 else hi
+    for b in blocks(text, lo, hi):
+        if b.start <= pos < max(b.end, b.start + 1):
+            return b
+    return Block(pos, pos, "paragraph")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text[start:end]. A sentence never crosses a block
+    boundary, but does cross a hard line wrap; list and heading markers are not part of it."""
     spans: list[tuple[int, int]] = []
-    for para in _PARAGRAPH.finditer(text, start, end):
-        body = para.group()
+    for block in blocks(text, start, end):
+        s0 = block.start
+        marker = _MARKER.match(text, s0, block.end)
+        if marker:
+            s0 = marker.end()
+        body = text[s0 : block.end]
         if not body.strip():
+            continue
+        if block.kind == "heading":
+            spans.append((s0, block.end))
             continue
         pieces: list[list[int]] = []
         for s, e in _punkt().span_tokenize(body):
@@ -40,9 +144,24 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
                 pieces[-1][1] = e
             else:
                 pieces.append([s, e])
-        offset = para.start()
-        spans.extend((offset + s, offset + e) for s, e in pieces)
+        for s, e in pieces:
+            spans.extend(_cut_long(text, s0 + s, s0 + e))
     return spans
+
+
+def _cut_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """A "sentence" longer than MAX_SENTENCE_CHARS (code, a long table row) in pieces cut at line breaks."""
+    if end - start <= MAX_SENTENCE_CHARS:
+        return [(start, end)]
+    out: list[tuple[int, int]] = []
+    piece = start
+    for m in re.finditer(r"\n", text[start:end]):
+        cut = start + m.start()
+        if cut - piece >= MAX_SENTENCE_CHARS // 2:
+            out.append((piece, cut))
+            piece = cut + 1
+    out.append((piece, end))
+    return [(a, b) for a, b in ((a + len(text[a:b]) - len(text[a:b].lstrip()), b) for a, b in out) if b > a]
 
 
 @functools.cache

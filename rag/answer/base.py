@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..names import acronyms_in, has_number, question_names, variants
 from ..sentences import terms, words
 from ..types import Answer, Chunk, Citation, Document
 
@@ -45,13 +46,21 @@ class Answerer(Protocol):
     def answer(self, question: Question, evidence: Evidence) -> Answer: ...
 
 
+STATS_VERSION = 2  # bump when CorpusStats gains or changes a field: saved copies are then rebuilt
+
+
 @dataclass
 class CorpusStats:
-    """Vocabulary and sentence frequencies of the whole corpus: what "rare" and "unknown" mean."""
+    """Vocabulary and sentence frequencies of the whole corpus: what "rare" and "unknown" mean.
+    `numbered` holds word pairs with a number in them ("python 3.7"), `acronyms` the initials of
+    multi-word names ("g7" for "Group of 7"): a question about "Python 4.0" or "the G7" is checked
+    against them."""
 
     sentence_count: int = 0
     df: Counter = field(default_factory=Counter)
     vocabulary: frozenset[str] = frozenset()
+    numbered: frozenset[str] = frozenset()
+    acronyms: frozenset[str] = frozenset()
 
     @classmethod
     def from_chunks(cls, chunks: Iterable[Chunk]) -> "CorpusStats":
@@ -59,20 +68,31 @@ class CorpusStats:
         document has to be read or split again."""
         df: Counter = Counter()
         vocab: set[str] = set()
+        numbered: set[str] = set()
+        acronyms: set[str] = set()
         seen: set[tuple[str, int]] = set()
         for chunk in chunks:
-            vocab.update(words(chunk.text))
             vocab.update(words(chunk.title))
-            for a, b in chunk.sentences:
-                if (chunk.doc_id, a) not in seen:
-                    seen.add((chunk.doc_id, a))
-                    df.update(set(terms(chunk.text[a - chunk.start : b - chunk.start])))
-        return cls(sentence_count=len(seen), df=df, vocabulary=frozenset(vocab))
+            for a, b in chunk.sentences or ((chunk.start, chunk.end),):
+                if (chunk.doc_id, a) in seen:
+                    continue
+                seen.add((chunk.doc_id, a))
+                sentence = chunk.text[a - chunk.start : b - chunk.start]
+                ws = words(sentence)
+                vocab.update(ws)
+                df.update(set(terms(sentence)))
+                numbered.update(_number_pairs(ws))
+                acronyms.update(acronyms_in(sentence))
+        return cls(len(seen), df, frozenset(vocab), frozenset(numbered), frozenset(acronyms))
 
     def save(self, folder) -> None:
         import json
 
-        data = {"sentence_count": self.sentence_count, "df": dict(self.df), "vocabulary": sorted(self.vocabulary)}
+        data = {
+            "version": STATS_VERSION,
+            "sentence_count": self.sentence_count, "df": dict(self.df), "vocabulary": sorted(self.vocabulary),
+            "numbered": sorted(self.numbered), "acronyms": sorted(self.acronyms),
+        }
         (folder / "stats.json").write_text(json.dumps(data), encoding="utf-8")
 
     @classmethod
@@ -80,7 +100,12 @@ class CorpusStats:
         import json
 
         data = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-        return cls(data["sentence_count"], Counter(data["df"]), frozenset(data["vocabulary"]))
+        if data.get("version") != STATS_VERSION:
+            raise ValueError(f"saved statistics are version {data.get('version')}, not {STATS_VERSION}")
+        return cls(
+            data["sentence_count"], Counter(data["df"]), frozenset(data["vocabulary"]),
+            frozenset(data["numbered"]), frozenset(data["acronyms"]),
+        )
 
     def idf(self, term: str) -> float:
         return math.log((self.sentence_count + 1) / (self.df.get(term, 0) + 0.5))
@@ -95,21 +120,30 @@ class CorpusStats:
         stem = word[: max(5, int(len(word) * 0.8))]
         return any(v.startswith(stem) for v in self.vocabulary)
 
+    def knows_name(self, token: str) -> bool:
+        """True when the corpus mentions this name in any of its known forms: itself, a variant
+        ("US" / "United States" / "American") or a multi-word name it abbreviates ("G7")."""
+        for form in variants(token):
+            parts = form.split()
+            if parts and all(self.knows(p) for p in parts):
+                return True
+        return token.lower().replace(".", "").replace("-", "") in self.acronyms
 
-_NAME = re.compile(r"(?<![\w’'])([A-Z][\w’'.-]*[\w]|\d[\d,.]*)")
+
+def _number_pairs(ws: list[str]) -> set[str]:
+    return {f"{a} {b}" for a, b in zip(ws, ws[1:]) if a[:1].isdigit() or b[:1].isdigit()}
 
 
 def unknown_names(question: str, stats: CorpusStats) -> list[str]:
-    """Proper names and numbers in the question that the corpus never mentions."""
+    """Names and numbers in the question that the corpus never mentions, in any known form.
+    A name with a number ("Python 4.0") must stand with that number somewhere in the corpus."""
     found = []
-    for m in _NAME.finditer(question):
-        token = m.group(1)
-        if m.start() == len(question) - len(question.lstrip()):
-            continue  # the first word is capitalized anyway
-        parts = [p for p in words(token) if p]
-        if parts and not all(stats.knows(p) for p in parts):
-            found.append(token.rstrip("’'s").rstrip("’'"))
-    return found
+    for run in question_names(question):
+        missing = [t for t in run if not stats.knows_name(t)]
+        if has_number(run) and len(run) > 1 and (missing or not _number_pairs(words(" ".join(run))) <= stats.numbered):
+            missing = [" ".join(run)]
+        found.extend(missing)
+    return list(dict.fromkeys(found))
 
 
 def abstain(mode: str, text: str = CANNOT_ANSWER, passages: list[Chunk] | None = None) -> Answer:

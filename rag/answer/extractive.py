@@ -1,4 +1,8 @@
-"""The offline answerer: picks the sentences that answer the question and quotes them exactly."""
+"""The offline answerer: picks the sentences that answer the question and quotes them exactly.
+
+The answer opens with a direct line made of the quoted words that answer (the names for "which",
+the figure for "how much", the date for "when"), then the quotes; quotes of several outlets that
+state the same fact are shown once, naming every outlet."""
 
 from __future__ import annotations
 
@@ -8,24 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..citations import cite
+from ..config import ScoringSettings
 from ..embed import Embedder
-from ..sentences import QUESTION_WORDS, sentence_spans, terms
-from ..types import Answer
-from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, numbered, unknown_names
+from ..names import variants
+from ..sentences import QUESTION_WORDS, continues, sentence_spans, terms, words
+from ..types import Answer, Citation, Document
+from . import direct
+from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, source_label, unknown_names
 
-DENSE_WEIGHT = 0.55
-PAIR_PENALTY = 0.03  # two sentences must beat one by this much to be quoted together
 # ...unless the second sentence points back at the first ("They are ...", "It also ...")
 _LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
-FOLLOWUP_CONTEXT_WEIGHT = 0.85  # a follow-up answered by the context alone scores a little lower
-TYPE_BONUS = 0.04  # a sentence with a specific figure or date, for questions that ask for one
-_SPECIFIC = {
-    "duration": re.compile(r"\d[\d.]*[ -](?:year|month|week|day|decade|hour)s?\b", re.I),
-    "number": re.compile(r"\d"),
-    "date": re.compile(r"\b(?:\d{4}|January|February|March|April|May|June|July|August|September|October|"
-                       r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
-}
-KEEP_RATIO = 0.85  # further quotes must score at least this share of the best
 
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
@@ -38,19 +34,16 @@ _DATE = re.compile(
     r"earlier|later|since|ago|era|war)\b",
     re.I,
 )
-_ASKS_NUMBER = re.compile(
-    r"\b(?:how (?:many|much)|what (?:share|percentage|proportion|fraction|portion|"
-    r"amount|value|number|sum|figure)|what per ?cent)\b",
-    re.I,
-)
-_ASKS_DURATION = re.compile(r"\bhow long\b", re.I)
 _DURATION = re.compile(r"\b(?:year|month|week|day|decade|hour)s?\b|-(?:year|month|week|day)-old", re.I)
-_ASKS_DATE = re.compile(r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month))\b", re.I)
+# What a sentence must hold at all to answer a question of this kind (lenient: "since the war" may date it).
+# What a question compares with: "than Java", "compared with Go", "versus Rust".
+_COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?)\s+((?:the\s+)?[A-Z][\w’'.+#-]*(?:\s+[A-Z\d][\w’'.+#-]*)*)")
+_MUST_HAVE = {"number": _NUMBER, "date": _DATE, "duration": _DURATION}
 
 
 @dataclass(frozen=True)
 class _Unit:
-    """A candidate quote: one sentence, or two adjacent sentences of a paragraph."""
+    """A candidate quote: one sentence, or two adjacent sentences of one block."""
 
     doc_id: str
     start: int
@@ -65,12 +58,20 @@ class _Unit:
 class ExtractiveAnswerer:
     mode = "offline"
 
-    def __init__(self, embedder: Embedder, min_relevance: float = 0.42, max_citations: int = 3) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        min_relevance: float = 0.40,
+        max_citations: int = 3,
+        scoring: ScoringSettings | None = None,
+    ) -> None:
         self.embedder = embedder
         self.min_relevance = min_relevance
         self.max_citations = max_citations
+        self.scoring = scoring or ScoringSettings()
         self._span_cache: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
         self._term_cache: dict[tuple[str, int, int], frozenset[str]] = {}
+        self._folded: dict[tuple[str, int], str] = {}  # each article's words, for _unmentioned
 
     def answer(self, question: Question, evidence: Evidence) -> Answer:
         missing = unknown_names(question.text, evidence.stats)
@@ -79,26 +80,48 @@ class ExtractiveAnswerer:
         units = self._units(evidence)
         if not units:
             return abstain(self.mode, passages=evidence.passages)
-        wants = _answer_type(question.text)
-        ranked = self._rank(question.standalone, units, evidence, wants)
+        wants = direct.answer_type(question.text)
+        ranked = self._rank(question.standalone, units, evidence, wants, question.standalone)
         if question.standalone != question.text and ranked:
             # A follow-up: the new words say what is asked, the earlier question says about what.
-            alone = {id(u): sc for sc, u in self._rank(question.text, units, evidence, wants)}
+            alone = {id(u): sc for sc, u in self._rank(question.text, units, evidence, wants, question.text)}
+            weight = self.scoring.followup_context_weight
             ranked = sorted(
-                ((max((sc + alone.get(id(u), sc)) / 2, FOLLOWUP_CONTEXT_WEIGHT * sc), u) for sc, u in ranked),
-                key=lambda x: -x[0],
+                ((max((sc + alone.get(id(u), sc)) / 2, weight * sc), u) for sc, u in ranked), key=lambda x: -x[0]
             )
         if not ranked or ranked[0][0] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
-        chosen = self._choose(ranked)
+        mentioned = [(sc, u) for sc, u in ranked if not self._unmentioned(question.text, evidence.documents[u.doc_id])]
+        if not mentioned:
+            names = self._unmentioned(question.text, evidence.documents[ranked[0][1].doc_id])
+            return abstain(self.mode, NOT_MENTIONED.format(names=join_names(names)), evidence.passages)
+        if mentioned[0][0] < self.min_relevance:
+            return abstain(self.mode, passages=evidence.passages)
+        chosen = self._choose(mentioned)
         citations = [cite(evidence.documents[u.doc_id], u.start, u.end) for u in chosen]
         return Answer(
-            text=numbered(citations, evidence.documents),
+            text=compose(question.standalone, wants, citations, evidence.documents, self.scoring.same_fact_overlap),
             citations=citations,
             abstained=False,
             mode=self.mode,
             passages=evidence.passages,
         )
+
+    def _unmentioned(self, question: str, doc: Document) -> list[str]:
+        """What the question compares with ("... faster than Java?") that this article never
+        mentions in any known form: a sentence of it cannot answer the comparison. (Other names
+        are not asked of every article: "Moscow" may stand for Russia in a paraphrase.)"""
+        targets = [t for phrase in _COMPARED.findall(question) for t in phrase.split() if t.lower() != "the"]
+        if not targets:
+            return []
+        key = (doc.doc_id, len(doc.text))
+        known = self._folded.get(key)
+        if known is None:
+            known = " " + " ".join(words(doc.title + " " + doc.text)) + " "
+            if len(self._folded) > 500:
+                self._folded.clear()
+            self._folded[key] = known
+        return [t for t in targets if not any(f" {' '.join(words(f))} " in known for f in variants(t))]
 
     def _units(self, evidence: Evidence) -> list[_Unit]:
         seen: set[tuple[str, int, int]] = set()
@@ -112,7 +135,7 @@ class ExtractiveAnswerer:
             ]
             for i, (s, e) in enumerate(spans):
                 candidates = [(s, e)]
-                if i + 1 < len(spans) and "\n" not in doc.text[e : spans[i + 1][0]]:
+                if i + 1 < len(spans) and continues(doc.text, e, spans[i + 1][0]):
                     candidates.append((s, spans[i + 1][1]))
                 for pair, (cs, ce) in enumerate(candidates):
                     if (doc.doc_id, cs, ce) not in seen:
@@ -126,13 +149,16 @@ class ExtractiveAnswerer:
         return units
 
     def _rank(
-        self, query: str, units: list[_Unit], evidence: Evidence, wants: str | None
+        self, query: str, units: list[_Unit], evidence: Evidence, wants: str | None, question: str
     ) -> list[tuple[float, _Unit]]:
-        """Score = dense similarity and IDF-weighted coverage of the question's terms; units that
-        lack the kind of answer asked for (a figure, a date) are dropped."""
-        units = [u for u in units if _has_type(u.text, wants)]
+        """Score = dense similarity and IDF-weighted coverage of the question's terms, plus a bonus
+        for holding the kind of answer asked for; units that lack a figure or a date when one is
+        asked for are dropped."""
+        must = _MUST_HAVE.get(wants or "")
+        units = [u for u in units if must is None or must.search(u.text)]
         if not units:
             return []
+        w = self.scoring
         q_vec = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
         dense_scores = self._unit_vectors(units, evidence) @ q_vec
         stats = evidence.stats
@@ -142,12 +168,12 @@ class ExtractiveAnswerer:
         ranked = []
         for unit, dense in zip(units, dense_scores.tolist()):
             u_terms = self._terms(unit)
-            lexical = sum(w for t, w in weights.items() if t in u_terms) / total
-            score = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
+            lexical = sum(wt for t, wt in weights.items() if t in u_terms) / total
+            score = w.dense_weight * dense + (1 - w.dense_weight) * lexical
             if unit.pair and not unit.leans_back:
-                score -= PAIR_PENALTY
-            if wants and _SPECIFIC[wants].search(unit.text):
-                score += TYPE_BONUS
+                score -= w.pair_penalty
+            if wants and direct.find(wants, unit.text, question):
+                score += w.type_bonus
             ranked.append((score, unit))
         # A pair whose second sentence continues the first ("They are ...") is worth at least
         # its first sentence alone: quoting the continuation completes the answer.
@@ -157,7 +183,6 @@ class ExtractiveAnswerer:
         ]
         ranked.sort(key=lambda x: -x[0])
         return ranked
-
     def _sentences(self, doc) -> list[tuple[int, int]]:
         """The document's sentence spans, as ingestion split them (so stored vectors match)."""
         key = (doc.doc_id, len(doc.text), hash(doc.text))
@@ -207,7 +232,7 @@ class ExtractiveAnswerer:
         best = ranked[0][0]
         chosen: list[_Unit] = []
         for score, unit in ranked:
-            if len(chosen) >= self.max_citations or score < max(self.min_relevance, best * KEEP_RATIO):
+            if len(chosen) >= self.max_citations or score < max(self.min_relevance, best * self.scoring.keep_ratio):
                 break
             if any(c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end for c in chosen):
                 continue
@@ -215,22 +240,50 @@ class ExtractiveAnswerer:
         return chosen
 
 
-def _answer_type(question: str) -> str | None:
-    if _ASKS_NUMBER.search(question):
-        return "number"
-    if _ASKS_DATE.search(question):
-        return "date"
-    if _ASKS_DURATION.search(question):
-        return "duration"
-    return None
+def compose(
+    question: str, wants: str | None, citations: list[Citation], documents, same_fact_overlap: float
+) -> str:
+    """The answer text: the direct line (when the best quote holds the kind of answer asked for),
+    then one line per fact, each naming every outlet that states it."""
+    groups: list[list[int]] = []
+    keys = [_fact_key(wants, c, question) for c in citations]
+    for i, c in enumerate(citations):
+        for group in groups:
+            lead = citations[group[0]]
+            if lead.doc_id != c.doc_id and _same_fact(keys[group[0]], keys[i], lead, c, same_fact_overlap):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    lines = []
+    best = citations[0]
+    span = direct.find(wants, best.quote, question)
+    if span:
+        marks = "".join(f"[{i + 1}]" for i in groups[0])
+        lines.append(f"{best.quote[span[0]:span[1]]} {marks}")
+    for group in groups:
+        lead = citations[group[0]]
+        quote = lead.quote if lead.quote[:1] in "“\"‘'" else f"“{lead.quote}”"
+        marks = "".join(f"[{i + 1}]" for i in group)
+        labels = [source_label(documents[citations[i].doc_id]) for i in group]
+        who = f"Reported by {_join(labels)}" if len(group) > 1 else labels[0]
+        lines.append(f"{who}: {quote} {marks}")
+    return "\n".join(lines)
 
 
-def _has_type(text: str, wants: str | None) -> bool:
-    if wants == "number":
-        return bool(_NUMBER.search(text))
-    if wants == "date":
-        return bool(_DATE.search(text))
-    if wants == "duration":
-        return bool(_DURATION.search(text))
-    return True
+def _fact_key(wants: str | None, c: Citation, question: str) -> str | None:
+    span = direct.find(wants, c.quote, question)
+    return direct.value_key(wants, c.quote[span[0]:span[1]]) if span else None
 
+
+def _same_fact(key_a, key_b, a: Citation, b: Citation, overlap: float) -> bool:
+    """Two quotes state the same fact: the same answer value, or mostly the same content words."""
+    if key_a and key_b:
+        return key_a == key_b
+    ta, tb = set(terms(a.quote)), set(terms(b.quote))
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= overlap
+
+
+def _join(labels: list[str]) -> str:
+    labels = list(dict.fromkeys(labels))
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]

@@ -1,0 +1,212 @@
+"""What a question asks for (a figure, a date, a name, a place), and the words of a quoted
+sentence that give it: the direct first line of an offline answer, always a verbatim span."""
+
+from __future__ import annotations
+
+import re
+
+from ..names import variants
+from ..sentences import STOPWORDS, stem, terms, words
+
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)")
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_QUALIFIER = (r"(?:(?:about|around|approximately|roughly|nearly|almost|over|under|more than|less than|fewer than|"
+              r"at least|up to|some|just|only|a record|record)\s+)?")
+_WORD_NUMBER = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
+                r"fifty|hundred|a dozen|dozens|half-dozen|a half-dozen|hundreds|thousands|millions|billions|twice|"
+                r"double|triple|half)")
+_FIGURE = re.compile(
+    _QUALIFIER
+    + r"(?:[$€£¥]\s?\d[\d,.]*|\d[\d,.]*|" + _WORD_NUMBER + r")"
+    + r"(?:\s?(?:%|per ?cent|percent))?"
+    + r"(?:\s(?:million|billion|trillion|thousand|hundred|bn)\b)?"
+    + r"(?:\s+times\s+(?:more|less|faster|slower|larger|smaller|as\s+\w+)?)?",
+    re.I,
+)
+_DATE = re.compile(
+    r"(?:" + _WEEKDAY + r",?\s+)?(?:" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{1,2}\s+" + _MONTH
+    + r"(?:\s+\d{4})?|" + _MONTH + r"\s+\d{4}|" + _MONTH + r"(?:\s+(?:last|this|next)\s+year)?|"
+    r"\b(?:1[89]|20)\d{2}\b|" + _WEEKDAY + r"|(?:last|this|next)\s+(?:year|month|week)|yesterday|today)"
+)
+_DURATION = re.compile(
+    _QUALIFIER + r"(?:\d[\d.]*|" + _WORD_NUMBER + r")[ -](?:years?|months?|weeks?|days?|decades?|hours?)(?:-old)?",
+    re.I,
+)
+_PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'-]+(?:,?\s+[A-Z][\w’'-]+)*)")
+_NAME_RUN = re.compile(
+    r"(?<![\w’'])(?:[A-Z][\w’'.&-]*[\w]|[A-Z])(?:\s+(?:(?:of|and|for|the|de|&)\s+)*(?:[A-Z][\w’'.&-]*[\w]|\d[\d.]*))*"
+)
+_CODE = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]+_\w+)")
+_LABEL = re.compile(r"\A\s*([^:\n]{1,40}):\s+([^<(\n]+)")
+
+NEAR_CHARS = 30  # a name this close to the question's words (and clearly closer than the next) answers it
+_SHARE = re.compile(r"\b(?:share|percentage|proportion|fraction|portion|per ?cent)\b", re.I)
+_PERCENT = re.compile(r"%|per ?cent", re.I)
+# Who did it, as sentences say it: "analyzed by X", "according to X", "told X", "said X".
+_AGENT = re.compile(r"\b(?:by|according to|told|said|says)\s+(?:the\s+)?$")
+# A name as text writes it, possibly opening in lower case ("iRay Technology and North China ...").
+_LOOSE_RUN = re.compile(r"[\w.’'()-]+(?:\s+(?:(?:of|and|for|the|de|&)\s+)*[A-Z][\w’'.&-]*)*")
+
+_ASKS = (
+    ("duration", re.compile(r"\bhow long\b", re.I)),
+    ("number", re.compile(
+        r"\b(?:how (?:many|much)|what (?:share|percentage|proportion|fraction|portion|amount|value|number|sum|"
+        r"figure|size)|what per ?cent)\b", re.I)),
+    ("place", re.compile(r"\b(?:where|(?:which|what) (?:place|country|countries|city|cities|region|island|town))\b",
+                         re.I)),
+    ("date", re.compile(
+        r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month)|in what year|on what (?:date|day))\b",
+        re.I)),
+    ("name", re.compile(r"\b(?:who (?!is\b|was\b|are\b|were\b)\w+|which\b|whom\b|what (?:\w+ )?(?:company|companies|"
+                        r"module|modules|function|functions|class|classes|method|methods|library|package|country|"
+                        r"countries|person|people|organi[sz]ations?|firms?|names?)\b)", re.I)),
+)
+
+
+def answer_type(question: str) -> str | None:
+    """"number", "date", "duration", "place", "name", or None for a question that wants a statement."""
+    for kind, pattern in _ASKS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
+    """Where in `sentence` the answer of this kind stands (nearest the question's words), or None."""
+    if kind is None:
+        return None
+    spans = _candidates(kind, sentence, question)
+    if not spans:
+        return None
+    anchors = _anchors(sentence, question)
+
+    def distance(span: tuple[int, int]) -> float:
+        if not anchors:
+            return 0.0
+        return min(min(abs(a - span[0]), abs(a - span[1])) for a in anchors)
+
+    ordered = sorted(spans, key=lambda sp: (distance(sp), -(sp[1] - sp[0])))
+    best = ordered[0]
+    if kind in ("name", "place") and len(ordered) > 1:
+        # several names and no pattern that says which: no direct line beats a wrong one
+        if distance(best) > NEAR_CHARS or distance(ordered[1]) - distance(best) < NEAR_CHARS / 2:
+            return None
+    return _extend(sentence, best, question) if kind in ("number", "duration") else best
+
+
+def value_key(kind: str | None, text: str) -> str:
+    """A comparable form of an answer: "90%" and "90 per cent" give the same key."""
+    low = text.lower().replace("per cent", "%").replace("percent", "%")
+    digits = re.findall(r"\d+(?:\.\d+)?", low.replace(",", ""))
+    if digits and kind in ("number", "duration", "date"):
+        return " ".join(digits) + ("%" if "%" in low else "")
+    return " ".join(words(low))
+
+
+def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]]:
+    asked = _question_words(question)
+    if kind == "number":
+        found = [m.span() for m in _FIGURE.finditer(sentence) if re.search(r"\w", m.group())]
+        if _SHARE.search(question) and any(_PERCENT.search(sentence[a:b]) for a, b in found):
+            found = [(a, b) for a, b in found if _PERCENT.search(sentence[a:b])]
+    elif kind == "duration":
+        found = [m.span() for m in _DURATION.finditer(sentence)]
+    elif kind == "date":
+        found = [m.span() for m in _DATE.finditer(sentence)]
+    elif kind == "place":
+        found = [m.span(1) for m in _PLACE.finditer(sentence)]
+    else:
+        found = _appositions(sentence, question)
+        if not found:
+            found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)]
+            agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
+            return agents[:1] or found
+    return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
+
+
+def _names(sentence: str) -> list[tuple[int, int]]:
+    label = _LABEL.match(sentence)
+    if label and len(words(label.group(1))) <= 4:
+        start, end = label.span(2)
+        while end > start and sentence[end - 1] in " ,;.":
+            end -= 1
+        return [(start, end)]
+    first = re.match(r"\s*\S+", sentence)
+    first_end = first.end() if first else 0
+    found = [m.span() for m in _CODE.finditer(sentence)]
+    for m in _NAME_RUN.finditer(sentence):
+        if m.end() <= first_end and " " not in m.group():
+            continue  # a capitalised first word alone is not a name
+        if _DATE.fullmatch(m.group()):
+            continue  # "Thursday", "April" are dates, not names
+        found.append(m.span())
+    return found
+
+
+_NOT_NAMES = frozenset(
+    "a an the this that these those its their his her new old same other another following first second last "
+    "standard built-in builtin default main each every any some such".split()
+)
+
+
+def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
+    """The name given to what a "which/what X" question asks about: "nitrocellulose, a chemical",
+    "a new module, graphlib," or "the asyncio module" answer "Which chemical/module ...?"."""
+    m = re.search(r"\b(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([a-z]+?)s?\b(?=\s+(?:is|are|was|were|do|does|did|has|"
+                  r"have|can|could|should|will|would|provides?|offers?|supports?|gives?|lets?|makes?|adds?|"
+                  r"got|that|being|\w+ed)\b)", question, re.I)
+    if not m:
+        return []
+    noun = re.escape(m.group(2).lower())
+    patterns = (
+        (rf"([\w.]+(?:\(\))?),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
+        (rf"\b{noun}s?,\s+([\w.]+(?:\(\))?)", False),  # "a new module, graphlib,"
+        (rf"\b{noun}s?\s+([\w.]+(?:\(\))?)", True),  # "firms iRay Technology"
+        (rf"([\w.]+(?:\(\))?)\s+{noun}s?\b", False),  # "the asyncio module"
+    )
+    for pattern, strict in patterns:
+        found = []
+        for hit in re.finditer(pattern, sentence, re.I):
+            word = hit.group(1)
+            if word.lower() in _NOT_NAMES or word.lower() in STOPWORDS or word.isdigit():
+                continue
+            if strict and not (word != word.lower() or re.search(r"[._()\d]", word)):
+                continue  # without a comma, only a word that looks like a name ("the asyncio module": code)
+            run = _LOOSE_RUN.match(sentence, hit.start(1))
+            found.append((hit.start(1), run.end()) if run and word != word.lower() else hit.span(1))
+        if found:
+            return found
+    return []
+
+
+def _question_words(question: str) -> set[str]:
+    asked = set(words(question))
+    for w in list(asked):
+        for form in variants(w):
+            asked |= {form, *form.split()}
+    return asked | {stem(w) for w in asked}
+
+
+def _in_question(text: str, asked: set[str]) -> bool:
+    """True when every word of a candidate is already in the question (it cannot be the answer)."""
+    ws = [w for w in words(text) if w not in ("the", "of", "and", "in", "on", "a")]
+    return bool(ws) and all(w in asked or stem(w) in asked for w in ws)
+
+
+def _anchors(sentence: str, question: str) -> list[int]:
+    q_terms = set(terms(question))
+    return [m.start() for m in re.finditer(r"[\w’']+", sentence) if q_terms & set(terms(m.group()))]
+
+
+def _extend(sentence: str, span: tuple[int, int], question: str) -> tuple[int, int]:
+    """Carry a figure on to the words the question uses for what is counted ("five Chinese
+    companies"), at most four words."""
+    q_terms = set(terms(question))
+    end = span[1]
+    for _ in range(4):
+        m = re.match(r"[ \t]+([\w’'-]+)", sentence[end:])
+        if not m or not set(terms(m.group(1))) & q_terms:
+            break
+        end += m.end()
+    return span[0], end
