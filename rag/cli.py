@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("eval", help="run the regression evals")
-    p.add_argument("--gold", type=Path, default=None, help="gold file (default: evals/gold.yaml)")
+    p.add_argument("--gold", type=Path, default=None, help="one gold file (default: every evals/gold*.yaml)")
     p.add_argument("--check", action="store_true", help="exit 1 when a metric falls below the baseline")
     p.add_argument("--update-baseline", action="store_true", help="rewrite the baseline from this run")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: evals/reports)")

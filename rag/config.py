@@ -39,6 +39,25 @@ class ScoringSettings(BaseModel):
         default=0.85, ge=0, le=1,
         description="A follow-up answered by the earlier question's words alone scores this share: the new words decide.",
     )
+    title_context_weight: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A question word found only in the article's title counts this share for each of its "
+        "sentences: the title says what the whole article is about (\"Editor: ...\" under \"What's New in 3.7\").",
+    )
+    label_bonus: float = Field(
+        default=0.2, ge=0, le=1,
+        description="Bonus for a label/value pair or table row whose label the question names (\"Editor: ...\" "
+        "for \"Who edited ...?\", \"ERROR | 40\" for the ERROR level): terse, so similarity alone underrates it.",
+    )
+    question_penalty: float = Field(
+        default=0.1, ge=0, le=1,
+        description="Penalty for a sentence that is itself a question (an FAQ heading): it asks, it does not answer.",
+    )
+    code_penalty: float = Field(
+        default=0.08, ge=0, le=1,
+        description="Penalty for a sentence that reads like code (dense in brackets, quotes and operators): "
+        "examples illustrate, prose states.",
+    )
     same_fact_overlap: float = Field(
         default=0.5, ge=0, le=1,
         description="Quotes from different articles sharing this share of content words state the same fact: "

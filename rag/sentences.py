@@ -199,6 +199,20 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
+# Verbs whose doer a text names with a label or another word ("Who wrote ...?" / "Author: ...").
+SAME_TERM = {"wrote": "author", "written": "author", "write": "author", "writer": "author", "writ": "author"}
+AGENT_NOUN_MIN = 6  # "editor" -> "edit", "creator" -> "creat"; shorter ones ("error", "major") are left alone
+
+
 def terms(text: str) -> list[str]:
-    """Stemmed content words: what lexical overlap counts."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS]
+    """Stemmed content words: what lexical overlap counts. Agent nouns fold onto their verb
+    ("editor" / "edited", "creator" / "created"), which a stemmer leaves apart."""
+    out = []
+    for w in words(text):
+        if w in STOPWORDS:
+            continue
+        s = SAME_TERM.get(w) or stem(w)
+        if len(s) >= AGENT_NOUN_MIN and s.endswith("or") and w.isalpha():
+            s = s[:-2]
+        out.append(s)
+    return out

@@ -46,7 +46,7 @@ class Answerer(Protocol):
     def answer(self, question: Question, evidence: Evidence) -> Answer: ...
 
 
-STATS_VERSION = 2  # bump when CorpusStats gains or changes a field: saved copies are then rebuilt
+STATS_VERSION = 4  # bump when CorpusStats gains or changes a field: saved copies are then rebuilt
 
 
 @dataclass
@@ -123,6 +123,11 @@ class CorpusStats:
     def knows_name(self, token: str) -> bool:
         """True when the corpus mentions this name in any of its known forms: itself, a variant
         ("US" / "United States" / "American") or a multi-word name it abbreviates ("G7")."""
+        if len(token) > 1 and token.isupper() and token.isalpha() and token.lower() not in self.vocabulary:
+            # an all-capitals name (TRACE, NATO) is a name as written, not a prefix of a longer word
+            return token.lower() in self.acronyms or any(
+                all(p in self.vocabulary for p in form.split()) for form in variants(token) if form != token.lower()
+            )
         for form in variants(token):
             parts = form.split()
             if parts and all(self.knows(p) for p in parts):

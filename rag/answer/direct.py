@@ -13,7 +13,7 @@ _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|Octob
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _QUALIFIER = (r"(?:(?:about|around|approximately|roughly|nearly|almost|over|under|more than|less than|fewer than|"
               r"at least|up to|some|just|only|a record|record)\s+)?")
-_WORD_NUMBER = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
+_WORD_NUMBER = (r"(?:once|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
                 r"fifty|hundred|a dozen|dozens|half-dozen|a half-dozen|hundreds|thousands|millions|billions|twice|"
                 r"double|triple|half)")
 _FIGURE = re.compile(
@@ -51,8 +51,8 @@ _LOOSE_RUN = re.compile(r"[\w.’'()-]+(?:\s+(?:(?:of|and|for|the|de|&)\s+)*[A-Z
 _ASKS = (
     ("duration", re.compile(r"\bhow long\b", re.I)),
     ("number", re.compile(
-        r"\b(?:how (?:many|much)|what (?:share|percentage|proportion|fraction|portion|amount|value|number|sum|"
-        r"figure|size)|what per ?cent)\b", re.I)),
+        r"\b(?:how (?:many|much)|what (?:\w+ )?(?:share|percentage|proportion|fraction|portion|amount|value|number|sum|"
+        r"figure|size)|what per ?cent|(?:which|what) (?:python )?version)\b", re.I)),
     ("place", re.compile(r"\b(?:where|(?:which|what) (?:place|country|countries|city|cities|region|island|town))\b",
                          re.I)),
     ("date", re.compile(
@@ -127,7 +127,7 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
 
 def _names(sentence: str) -> list[tuple[int, int]]:
     label = _LABEL.match(sentence)
-    if label and len(words(label.group(1))) <= 4:
+    if label and len(words(label.group(1))) <= 3 and re.search(r"[A-Z]", label.group(2)):
         start, end = label.span(2)
         while end > start and sentence[end - 1] in " ,;.":
             end -= 1
@@ -169,6 +169,9 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
         found = []
         for hit in re.finditer(pattern, sentence, re.I):
             word = hit.group(1)
+            if strict and re.fullmatch(r"\d[\d.]*", word) and hit.start() < hit.start(1):
+                found.append((hit.start(), hit.end(1)))  # "PEP 557", "version 3.9"
+                continue
             if word.lower() in _NOT_NAMES or word.lower() in STOPWORDS or word.isdigit():
                 continue
             if strict and not (word != word.lower() or re.search(r"[._()\d]", word)):

@@ -24,7 +24,7 @@ from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, source
 _LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
 
 _NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
+    r"\d|\b(?:once|one|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
     r"twice|double|triple)\b",
     re.I,
 )
@@ -38,7 +38,7 @@ _DURATION = re.compile(r"\b(?:year|month|week|day|decade|hour)s?\b|-(?:year|mont
 # What a sentence must hold at all to answer a question of this kind (lenient: "since the war" may date it).
 # What a question compares with: "than Java", "compared with Go", "versus Rust".
 _COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?)\s+((?:the\s+)?[A-Z][\w’'.+#-]*(?:\s+[A-Z\d][\w’'.+#-]*)*)")
-_MUST_HAVE = {"number": _NUMBER, "date": _DATE, "duration": _DURATION}
+_MUST_HAVE = {"number": _NUMBER, "date": _DATE, "duration": _NUMBER}  # "how long" may ask for a length
 
 
 @dataclass(frozen=True)
@@ -166,12 +166,25 @@ class ExtractiveAnswerer:
         weights = {t: stats.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
         ranked = []
+        titles = {d: frozenset(terms(evidence.documents[d].title)) for d in {u.doc_id for u in units}}
         for unit, dense in zip(units, dense_scores.tolist()):
             u_terms = self._terms(unit)
-            lexical = sum(wt for t, wt in weights.items() if t in u_terms) / total
+            if not u_terms - q_terms:
+                continue  # it only echoes the question (a heading, a title): it cannot answer it
+            title = titles[unit.doc_id]
+            lexical = sum(
+                wt if t in u_terms else wt * w.title_context_weight if t in title else 0.0 for t, wt in weights.items()
+            ) / total
             score = w.dense_weight * dense + (1 - w.dense_weight) * lexical
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
+            label = _LABEL.match(unit.text)
+            if label and set(terms(label.group(1))) & q_terms:
+                score += w.label_bonus
+            if unit.text.rstrip().endswith("?"):
+                score -= w.question_penalty
+            if _code_like(unit.text):
+                score -= w.code_penalty
             if wants and direct.find(wants, unit.text, question):
                 score += w.type_bonus
             ranked.append((score, unit))
@@ -238,6 +251,16 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(unit)
         return chosen
+
+
+# A label and its value ("Editor: Raymond Hettinger") or a table row's first cell ("ERROR | 40").
+_LABEL = re.compile(r"\A\s*([^:|\n]{1,40}?)(?::\s+|\s+\|\s+)\S")
+_CODE_CHARS = frozenset("()[]{}=<>_;'\"#@")
+CODE_CHAR_SHARE = 0.08  # prose has about 1-2% of these characters; code has 10% and more
+
+
+def _code_like(text: str) -> bool:
+    return sum(c in _CODE_CHARS for c in text) > CODE_CHAR_SHARE * max(len(text), 1)
 
 
 def compose(

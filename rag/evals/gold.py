@@ -44,6 +44,11 @@ class Case(BaseModel):
 class GoldSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = 1
+    name: str = Field(default="gold", description="set by load_gold: the file's stem (keys baselines and reports)")
+    corpus: str | None = Field(
+        default=None, description="folder of the set's articles, relative to the gold file (default: the bundled corpus)"
+    )
+    corpus_path: Path | None = Field(default=None, exclude=True, description="set by load_gold: `corpus` resolved")
     docs: dict[str, str] = Field(default_factory=dict, description="short aliases for document ids")
     must_not_contain_all: list[str] = Field(default_factory=list)
     cases: list[Case]
@@ -62,9 +67,18 @@ class GoldSet(BaseModel):
 
 
 def load_gold(path: Path | None = None) -> GoldSet:
-    path = path or DEFAULT_GOLD
+    path = Path(path or DEFAULT_GOLD)
     with open(path, encoding="utf-8") as fh:
-        return GoldSet.model_validate(yaml.safe_load(fh))
+        gold = GoldSet.model_validate(yaml.safe_load(fh))
+    gold.name = path.stem
+    gold.corpus_path = (path.parent / gold.corpus).resolve() if gold.corpus else None
+    return gold
+
+
+def gold_files(folder: Path | None = None) -> list[Path]:
+    """Every gold set of the project: `gold.yaml` (the bundled news) first, then `gold-*.yaml`."""
+    folder = folder or DEFAULT_GOLD.parent
+    return sorted(folder.glob("gold*.yaml"), key=lambda p: (p.name != "gold.yaml", p.name))
 
 
 def check_gold(gold: GoldSet, documents: dict[str, Document]) -> list[str]:

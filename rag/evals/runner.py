@@ -15,6 +15,7 @@ import yaml
 
 from ..assistant import Assistant
 from ..config import BUNDLED_CORPUS, Settings
+from ..errors import CorpusError
 from ..types import Turn
 from .gold import GoldSet, check_gold
 from .metrics import CaseResult, score_case
@@ -48,10 +49,12 @@ class Report:
     cases: list[CaseResult]
     started: str
     seconds: float
+    gold: str = "gold"
 
     def to_dict(self) -> dict:
         return {
             "mode": self.mode,
+            "gold": self.gold,
             "started": self.started,
             "seconds": round(self.seconds, 2),
             "commit": _git_commit(),
@@ -60,22 +63,25 @@ class Report:
         }
 
 
-def eval_settings(base: Settings | None = None) -> Settings:
-    """The evals always run on the bundled corpus, in a store of their own."""
+def eval_settings(base: Settings | None = None, gold: GoldSet | None = None) -> Settings:
+    """A gold set runs on its own corpus (default: the bundled one), in a store of its own."""
     base = base or Settings()
-    return base.model_copy(update={"corpus_dir": BUNDLED_CORPUS, "data_dir": base.data_dir / "eval-store"})
+    name = gold.name if gold else "gold"
+    corpus = gold.corpus_path if gold and gold.corpus_path else BUNDLED_CORPUS
+    store = base.data_dir / "eval-store" / (name if name != "gold" else "")
+    return base.model_copy(update={"corpus_dir": corpus, "data_dir": store})
 
 
 def run(assistant: Assistant, gold: GoldSet, only: list[str] | None = None, progress: bool = True) -> Report:
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    report = assistant.ingest()
+    report = assistant.ingest([assistant.settings.corpus_dir])
     if report.errors:
-        raise SystemExit(f"the bundled corpus did not load: {report.errors}")
+        raise CorpusError(f"the corpus of {gold.name} did not load: {'; '.join(map(str, report.errors))}")
     documents = {d.doc_id: assistant.document(d.doc_id) for d in assistant.documents()}
     problems = check_gold(gold, documents)
     if problems:
-        raise SystemExit("the gold file does not match the corpus:\n  " + "\n  ".join(problems))
+        raise CorpusError(f"{gold.name} does not match its corpus:\n  " + "\n  ".join(problems))
     chunks = assistant.store.chunks()
     cases = [c for c in gold.cases if not only or c.id in only]
     results = []
@@ -94,7 +100,7 @@ def run(assistant: Assistant, gold: GoldSet, only: list[str] | None = None, prog
             bar.update(1)
     if bar:
         bar.close()
-    return Report(assistant.mode, aggregate(results), results, started, time.perf_counter() - t0)
+    return Report(assistant.mode, aggregate(results), results, started, time.perf_counter() - t0, gold.name)
 
 
 def _bar(total: int, enabled: bool):
@@ -150,22 +156,28 @@ def aggregate(results: list[CaseResult]) -> dict[str, float]:
 
 
 # --- baseline and gate -------------------------------------------------------------------------
-def gate_config() -> dict:
+def gate_config(gold: str = "gold") -> dict:
+    """The gate for one gold set: the shared bounds, with the set's own `sets.<name>` bounds on top."""
     with open(EVALS_DIR / "gate.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        config = yaml.safe_load(fh)
+    own = (config.pop("sets", None) or {}).get(gold) or {}
+    for key in ("minimum", "maximum", "tolerance"):
+        config[key] = {**(config.get(key) or {}), **(own.get(key) or {})}
+    return config
 
 
-def baseline_path(mode: str) -> Path:
-    return EVALS_DIR / f"baseline-{'offline' if mode == 'offline' else 'llm'}.json"
+def baseline_path(mode: str, gold: str = "gold") -> Path:
+    kind = "offline" if mode == "offline" else "llm"
+    return EVALS_DIR / (f"baseline-{kind}.json" if gold == "gold" else f"baseline-{kind}-{gold}.json")
 
 
-def load_baseline(mode: str) -> dict | None:
-    path = baseline_path(mode)
+def load_baseline(mode: str, gold: str = "gold") -> dict | None:
+    path = baseline_path(mode, gold)
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def write_baseline(report: Report) -> Path:
-    path = baseline_path(report.mode)
+    path = baseline_path(report.mode, report.gold)
     data = {
         "mode": report.mode,
         "commit": _git_commit(),
@@ -232,7 +244,7 @@ def table(report: Report, baseline: dict | None, gate: dict) -> str:
 
 def markdown(report: Report, baseline: dict | None, gate: dict, result: GateResult) -> str:
     lines = [
-        f"# Eval report ({report.mode})",
+        f"# Eval report: {report.gold} ({report.mode})",
         "",
         f"{report.metrics['cases']} cases, {report.started}, {report.seconds:.1f}s, commit {_git_commit()}.",
         "",
