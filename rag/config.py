@@ -27,7 +27,7 @@ class ScoringSettings(BaseModel):
         description="Two adjacent sentences must beat one by this much to be quoted together: shorter quotes read better.",
     )
     type_bonus: float = Field(
-        default=0.04, ge=0, le=1,
+        default=0.08, ge=0, le=1,
         description="Bonus for a sentence that holds the kind of answer asked for (a figure, a date, a name): "
         "a sentence that names what is asked beats one that only refers to it.",
     )
@@ -50,8 +50,14 @@ class ScoringSettings(BaseModel):
         "for \"Who edited ...?\", \"ERROR | 40\" for the ERROR level): terse, so similarity alone underrates it.",
     )
     question_penalty: float = Field(
+        default=0.3, ge=0, le=1,
+        description="Penalty for a sentence that is itself a question (an FAQ heading): it asks, it does not answer, "
+        "yet it is the sentence most similar to the question.",
+    )
+    lead_in_penalty: float = Field(
         default=0.1, ge=0, le=1,
-        description="Penalty for a sentence that is itself a question (an FAQ heading): it asks, it does not answer.",
+        description="Penalty for a sentence that ends with a colon: it announces what follows (a list, an example) "
+        "instead of stating it.",
     )
     code_penalty: float = Field(
         default=0.08, ge=0, le=1,

@@ -46,7 +46,7 @@ class Answerer(Protocol):
     def answer(self, question: Question, evidence: Evidence) -> Answer: ...
 
 
-STATS_VERSION = 4  # bump when CorpusStats gains or changes a field: saved copies are then rebuilt
+STATS_VERSION = 7  # bump when CorpusStats gains or changes a field: saved copies are then rebuilt
 
 
 @dataclass
@@ -61,6 +61,7 @@ class CorpusStats:
     vocabulary: frozenset[str] = frozenset()
     numbered: frozenset[str] = frozenset()
     acronyms: frozenset[str] = frozenset()
+    capitals: frozenset[str] = frozenset()  # words the corpus writes in capitals (NATO, ERROR), lower-cased
 
     @classmethod
     def from_chunks(cls, chunks: Iterable[Chunk]) -> "CorpusStats":
@@ -70,6 +71,7 @@ class CorpusStats:
         vocab: set[str] = set()
         numbered: set[str] = set()
         acronyms: set[str] = set()
+        capitals: set[str] = set()
         seen: set[tuple[str, int]] = set()
         for chunk in chunks:
             vocab.update(words(chunk.title))
@@ -83,7 +85,8 @@ class CorpusStats:
                 df.update(set(terms(sentence)))
                 numbered.update(_number_pairs(ws))
                 acronyms.update(acronyms_in(sentence))
-        return cls(len(seen), df, frozenset(vocab), frozenset(numbered), frozenset(acronyms))
+                capitals.update(w.lower() for w in _CAPITALS.findall(sentence))
+        return cls(len(seen), df, frozenset(vocab), frozenset(numbered), frozenset(acronyms), frozenset(capitals))
 
     def save(self, folder) -> None:
         import json
@@ -91,7 +94,7 @@ class CorpusStats:
         data = {
             "version": STATS_VERSION,
             "sentence_count": self.sentence_count, "df": dict(self.df), "vocabulary": sorted(self.vocabulary),
-            "numbered": sorted(self.numbered), "acronyms": sorted(self.acronyms),
+            "numbered": sorted(self.numbered), "acronyms": sorted(self.acronyms), "capitals": sorted(self.capitals),
         }
         (folder / "stats.json").write_text(json.dumps(data), encoding="utf-8")
 
@@ -104,7 +107,7 @@ class CorpusStats:
             raise ValueError(f"saved statistics are version {data.get('version')}, not {STATS_VERSION}")
         return cls(
             data["sentence_count"], Counter(data["df"]), frozenset(data["vocabulary"]),
-            frozenset(data["numbered"]), frozenset(data["acronyms"]),
+            frozenset(data["numbered"]), frozenset(data["acronyms"]), frozenset(data["capitals"]),
         )
 
     def idf(self, term: str) -> float:
@@ -123,8 +126,8 @@ class CorpusStats:
     def knows_name(self, token: str) -> bool:
         """True when the corpus mentions this name in any of its known forms: itself, a variant
         ("US" / "United States" / "American") or a multi-word name it abbreviates ("G7")."""
-        if len(token) > 1 and token.isupper() and token.isalpha() and token.lower() not in self.vocabulary:
-            # an all-capitals name (TRACE, NATO) is a name as written, not a prefix of a longer word
+        if len(token) > 1 and token.isupper() and token.isalpha() and token.lower() not in self.capitals:
+            # a name in capitals (TRACE, NATO) is a name as written, not the common word "trace"
             return token.lower() in self.acronyms or any(
                 all(p in self.vocabulary for p in form.split()) for form in variants(token) if form != token.lower()
             )
@@ -133,6 +136,9 @@ class CorpusStats:
             if parts and all(self.knows(p) for p in parts):
                 return True
         return token.lower().replace(".", "").replace("-", "") in self.acronyms
+
+
+_CAPITALS = re.compile(r"\b[A-Z]{2,}\b")
 
 
 def _number_pairs(ws: list[str]) -> set[str]:

@@ -48,6 +48,7 @@ _AGENT = re.compile(r"\b(?:by|according to|told|said|says)\s+(?:the\s+)?$")
 # A name as text writes it, possibly opening in lower case ("iRay Technology and North China ...").
 _LOOSE_RUN = re.compile(r"[\w.’'()-]+(?:\s+(?:(?:of|and|for|the|de|&)\s+)*[A-Z][\w’'.&-]*)*")
 
+_WH = re.compile(r"\b(?:who|whom|whose|which|what|when|where|why|how)\b", re.I)
 _ASKS = (
     ("duration", re.compile(r"\bhow long\b", re.I)),
     ("number", re.compile(
@@ -58,7 +59,7 @@ _ASKS = (
     ("date", re.compile(
         r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month)|in what year|on what (?:date|day))\b",
         re.I)),
-    ("name", re.compile(r"\b(?:who (?!is\b|was\b|are\b|were\b)\w+|which\b|whom\b|what (?:\w+ )?(?:company|companies|"
+    ("name", re.compile(r"\b(?:who (?!is\b|was\b|are\b|were\b)\w+|who (?:is|was|are|were) (?:the|a|an)\b|which\b|whom\b|what (?:\w+ )?(?:company|companies|"
                         r"module|modules|function|functions|class|classes|method|methods|library|package|country|"
                         r"countries|person|people|organi[sz]ations?|firms?|names?)\b)", re.I)),
 )
@@ -66,10 +67,13 @@ _ASKS = (
 
 def answer_type(question: str) -> str | None:
     """"number", "date", "duration", "place", "name", or None for a question that wants a statement."""
-    for kind, pattern in _ASKS:
-        if pattern.search(question):
-            return kind
-    return None
+    found = [(m.start(), n, kind) for n, (kind, pattern) in enumerate(_ASKS) if (m := pattern.search(question))]
+    if not found:
+        return None
+    start, _, kind = min(found)
+    first = _WH.search(question)
+    # the question word that comes first decides: "What else must be set when ...?" asks no date
+    return kind if first is None or first.start() >= start else None
 
 
 def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
@@ -88,7 +92,8 @@ def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
 
     ordered = sorted(spans, key=lambda sp: (distance(sp), -(sp[1] - sp[0])))
     best = ordered[0]
-    if kind in ("name", "place") and len(ordered) > 1:
+    agents = [sp for sp in ordered if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
+    if kind in ("name", "place") and len(ordered) > 1 and len(agents) != len(ordered):
         # several names and no pattern that says which: no direct line beats a wrong one
         if distance(best) > NEAR_CHARS or distance(ordered[1]) - distance(best) < NEAR_CHARS / 2:
             return None
@@ -121,7 +126,7 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         if not found:
             found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
-            return agents[:1] or found
+            return agents or found
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
 
 
