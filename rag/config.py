@@ -32,7 +32,7 @@ class ScoringSettings(BaseModel):
         "a sentence that names what is asked beats one that only refers to it.",
     )
     keep_ratio: float = Field(
-        default=0.85, ge=0, le=1,
+        default=0.8, ge=0, le=1,
         description="Further quotes must score at least this share of the best: weaker ones are noise.",
     )
     followup_context_weight: float = Field(

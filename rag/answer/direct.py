@@ -33,6 +33,8 @@ _DURATION = re.compile(
     _QUALIFIER + r"(?:\d[\d.]*|" + _WORD_NUMBER + r")[ -](?:years?|months?|weeks?|days?|decades?|hours?)(?:-old)?",
     re.I,
 )
+_EXPLICIT_DATE = re.compile(r"\d|" + _MONTH + "|" + _WEEKDAY)
+_VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\d)")
 _PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'-]+(?:,?\s+[A-Z][\w’'-]+)*)")
 _NAME_RUN = re.compile(
     r"(?<![\w’'])(?:[A-Z][\w’'.&-]*[\w]|[A-Z])(?:\s+(?:(?:of|and|for|the|de|&)\s+)*(?:[A-Z][\w’'.&-]*[\w]|\d[\d.]*))*"
@@ -50,10 +52,11 @@ _LOOSE_RUN = re.compile(r"[\w.’'()-]+(?:\s+(?:(?:of|and|for|the|de|&)\s+)*[A-Z
 
 _WH = re.compile(r"\b(?:who|whom|whose|which|what|when|where|why|how)\b", re.I)
 _ASKS = (
+    ("version", re.compile(r"\b(?:which|what) (?:\w+ )?(?:version|release)\b", re.I)),
     ("duration", re.compile(r"\bhow long\b", re.I)),
     ("number", re.compile(
         r"\b(?:how (?:many|much)|what (?:\w+ )?(?:share|percentage|proportion|fraction|portion|amount|value|number|sum|"
-        r"figure|size)|what per ?cent|(?:which|what) (?:python )?version)\b", re.I)),
+        r"figure|size)|what per ?cent)\b", re.I)),
     ("place", re.compile(r"\b(?:where|(?:which|what) (?:place|country|countries|city|cities|region|island|town))\b",
                          re.I)),
     ("date", re.compile(
@@ -66,7 +69,7 @@ _ASKS = (
 
 
 def answer_type(question: str) -> str | None:
-    """"number", "date", "duration", "place", "name", or None for a question that wants a statement."""
+    """"number", "version", "date", "duration", "place", "name", or None for a question that wants a statement."""
     found = [(m.start(), n, kind) for n, (kind, pattern) in enumerate(_ASKS) if (m := pattern.search(question))]
     if not found:
         return None
@@ -104,7 +107,7 @@ def value_key(kind: str | None, text: str) -> str:
     """A comparable form of an answer: "90%" and "90 per cent" give the same key."""
     low = text.lower().replace("per cent", "%").replace("percent", "%")
     digits = re.findall(r"\d+(?:\.\d+)?", low.replace(",", ""))
-    if digits and kind in ("number", "duration", "date"):
+    if digits and kind in ("number", "duration", "date", "version"):
         return " ".join(digits) + ("%" if "%" in low else "")
     return " ".join(words(low))
 
@@ -119,6 +122,10 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         found = [m.span() for m in _DURATION.finditer(sentence)]
     elif kind == "date":
         found = [m.span() for m in _DATE.finditer(sentence)]
+        explicit = [(a, b) for a, b in found if _EXPLICIT_DATE.search(sentence[a:b])]
+        found = explicit or found  # "in 1989" answers "when?" better than "the next year"
+    elif kind == "version":
+        found = [m.span() for m in _VERSION.finditer(sentence)]
     elif kind == "place":
         found = [m.span(1) for m in _PLACE.finditer(sentence)]
     else:

@@ -38,7 +38,8 @@ _DURATION = re.compile(r"\b(?:year|month|week|day|decade|hour)s?\b|-(?:year|mont
 # What a sentence must hold at all to answer a question of this kind (lenient: "since the war" may date it).
 # What a question compares with: "than Java", "compared with Go", "versus Rust".
 _COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?)\s+((?:the\s+)?[A-Z][\w’'.+#-]*(?:\s+[A-Z\d][\w’'.+#-]*)*)")
-_MUST_HAVE = {"number": _NUMBER, "date": _DATE, "duration": _NUMBER}  # "how long" may ask for a length
+# "how long" may ask for a length; "which version" needs a version number
+_MUST_HAVE = {"number": _NUMBER, "date": _DATE, "duration": _NUMBER, "version": re.compile(r"\d\.\d")}
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,11 @@ class ExtractiveAnswerer:
         for score, unit in ranked:
             if len(chosen) >= self.max_citations or score < max(self.min_relevance, best * self.scoring.keep_ratio):
                 break
-            if any(c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end for c in chosen):
+            inside = [c for c in chosen if c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end]
+            if inside:
+                # two sentences that hold a chosen one and score nearly as well: the neighbour adds to it
+                if len(inside) == 1 and unit.start <= inside[0].start and inside[0].end <= unit.end:
+                    chosen[chosen.index(inside[0])] = unit
                 continue
             chosen.append(unit)
         return chosen
