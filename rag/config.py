@@ -28,8 +28,8 @@ class ScoringSettings(BaseModel):
     )
     type_bonus: float = Field(
         default=0.08, ge=0, le=1,
-        description="Bonus for a sentence that holds the kind of answer asked for (a figure, a date, a name): "
-        "a sentence that names what is asked beats one that only refers to it.",
+        description="Bonus for a sentence that holds the kind of answer asked for (a figure, a date, a name), "
+        "and penalty for one that does not: a sentence that names what is asked beats one that only refers to it.",
     )
     keep_ratio: float = Field(
         default=0.8, ge=0, le=1,

@@ -36,7 +36,7 @@ _SPACE = re.compile(r"[ \t\n\r\f\v]+")  # ASCII whitespace only: a non-breaking 
 LABEL_MAX_CHARS = 60  # a definition term this short is a label ("Editor:") ...
 VALUE_MAX_CHARS = 240  # ... and its value is joined to it when it is a short, single paragraph
 MAIN_MIN_SHARE = 0.2
-VERSION = "blocks-1"  # part of every HTML file's fingerprint: bump when the text it gives changes  # a main/article element must hold this share of the page's text to be trusted
+VERSION = "blocks-2"  # part of every HTML file's fingerprint: bump when the text it gives changes  # a main/article element must hold this share of the page's text to be trusted
 
 
 @dataclass
@@ -54,7 +54,10 @@ class Page:
 
 def extract(data: bytes) -> Page:
     """The article text of an HTML page (empty blocks when there is none)."""
-    tree = lxml_html.fromstring(data)
+    try:
+        tree = lxml_html.fromstring(data.decode("utf-8"))  # most pages are UTF-8, declared or not
+    except (UnicodeDecodeError, ValueError):
+        tree = lxml_html.fromstring(data)  # lxml reads the declared encoding
     page = Page(title=_title(tree), metadata=_metadata(tree))
     root = _main(tree)
     if root is None:
@@ -142,6 +145,8 @@ def _tag(el) -> str:
 
 def _skipped(el) -> bool:
     tag = _tag(el)
+    if tag == "aside" and "footnote" in (el.get("class") or ""):
+        return False  # footnotes are the article's own text
     if not tag or tag in _SKIP:
         return True
     if el.get("hidden") is not None or el.get("aria-hidden") == "true":

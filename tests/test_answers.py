@@ -79,3 +79,96 @@ def test_follow_up_uses_the_conversation(bundled):
 def test_empty_or_huge_questions_get_a_clear_error(bundled, question):
     with pytest.raises(QuestionError):
         bundled.ask(question)
+
+
+# --- the direct answer line, one line per fact, names as readers write them (issue 9) -------------
+@pytest.mark.parametrize(
+    "question, first_line",
+    [
+        ("What share of Russia's microelectronics came from China in 2023?", "about 90%"),
+        ("How much did trade between China and Russia reach in 2023?", "a record $240 billion"),
+        ("Which two American defense companies did China sanction?",
+         "General Atomics Aeronautical Systems and General Dynamics Land Systems"),
+        ("On which day did Xi meet Sergey Lavrov in Beijing?", "Tuesday"),
+        ("Where is the G7 foreign ministers meeting that Blinken will attend?", "Capri, Italy"),
+    ],
+)
+def test_the_first_line_answers_directly_with_words_from_the_quotes(bundled, question, first_line):
+    answer = bundled.ask(question)
+    line = answer.text.splitlines()[0]
+    assert line.startswith(first_line), answer.text
+    assert line.removesuffix(line[line.index(" ["):]) in " ".join(c.quote for c in answer.citations)
+    assert_exact(bundled, answer)
+
+
+def test_a_sentence_that_names_the_companies_beats_one_that_only_refers_to_them(bundled):
+    answer = bundled.ask("Which two American defense companies did China sanction?")
+    assert "General Atomics" in answer.citations[0].quote
+
+
+def test_the_same_fact_from_several_outlets_is_shown_once_naming_each(bundled):
+    answer = bundled.ask("What share of Russia's microelectronics came from China in 2023?")
+    assert len(answer.citations) >= 2
+    assert "Reported by" in answer.text
+    assert answer.text.count("“") < len(answer.citations) + 1  # not every near-identical quote in full
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Where is the G7 foreign ministers meeting?",  # the article says "Group of 7"
+        "What did U.S. officials say about China's microelectronics exports to Russia?",
+        "What did the American officials say about machine tools?",
+    ],
+)
+def test_abbreviations_and_variants_of_names_are_not_a_reason_to_abstain(bundled, question):
+    answer = bundled.ask(question)
+    assert not answer.abstained, answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When will Windows 12 be released?",  # a name with a version the articles never state
+        "How much more does Russia spend on defence than Brazil?",  # a comparison with something absent
+        "What did Emmanuel Macron say about China's support for Russia?",
+    ],
+)
+def test_questions_about_what_the_articles_never_state_abstain(bundled, question):
+    assert bundled.ask(question).abstained
+
+
+def test_name_forms_and_versions_are_checked_against_the_corpus():
+    from rag.answer.base import CorpusStats, unknown_names
+    from rag.types import Chunk
+
+    text = ("Blinken travels to the Group of 7 foreign ministers meeting in Capri. Python 3.9 was released. "
+            "The United States said so. Set the level to ERROR.")
+    stats = CorpusStats.from_chunks([Chunk("c", "d", "t", text, 0, len(text))])
+    assert unknown_names("Where do the G7 ministers meet?", stats) == []
+    assert unknown_names("What did US officials say?", stats) == []
+    assert unknown_names("What did American officials say?", stats) == []
+    assert unknown_names("When was Python 3.9 released?", stats) == []
+    assert unknown_names("When will Python 4.0 be released?", stats) == ["Python 4.0"]
+    assert unknown_names("What is the numeric value of the TRACE level?", stats) == ["TRACE"]
+    assert unknown_names("What does the ERROR level mean?", stats) == []
+
+
+def test_direct_answers_come_from_structure_and_patterns():
+    from rag.answer.direct import answer_type, find
+
+    def direct(question: str, sentence: str) -> str | None:
+        span = find(answer_type(question), sentence, question)
+        return sentence[span[0] : span[1]] if span else None
+
+    assert direct("Who edited What's New in Python 3.7?", "Editor: Elvis Pranskevichus <elvis@magic.io>") == \
+        "Elvis Pranskevichus"
+    assert direct("Which module was added for topological sorting?",
+                  "A new module, graphlib, was added that contains the graphlib.TopologicalSorter class.") == "graphlib"
+    assert direct("Who analyzed the customs data?", "Imports rose, according to Russian customs data analyzed by "
+                  "the Free Russia Foundation, a group in Washington.") == "Free Russia Foundation"
+    assert direct("When was Python 3.7 released?", "Python 3.7 was released on June 27, 2018.") == "June 27, 2018"
+    assert direct("What proportion came from China?", "Nearly 70% of Russia’s $900 million in imports came from China.") \
+        == "Nearly 70%"
+    # several names and nothing to tell which one answers: no direct line rather than a wrong one
+    assert direct("Which official spoke?", "Janet Yellen, back in Washington from Beijing, warned Moscow and Kyiv.") is None

@@ -13,7 +13,7 @@ _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|Octob
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _QUALIFIER = (r"(?:(?:about|around|approximately|roughly|nearly|almost|over|under|more than|less than|fewer than|"
               r"at least|up to|some|just|only|a record|record)\s+)?")
-_WORD_NUMBER = (r"(?:once|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
+_WORD_NUMBER = (r"(?:once|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
                 r"fifty|hundred|a dozen|dozens|half-dozen|a half-dozen|hundreds|thousands|millions|billions|twice|"
                 r"double|triple|half)")
 _FIGURE = re.compile(
@@ -36,8 +36,9 @@ _DURATION = re.compile(
 _EXPLICIT_DATE = re.compile(r"\d|" + _MONTH + "|" + _WEEKDAY)
 _VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\d)")
 _PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'-]+(?:,?\s+[A-Z][\w’'-]+)*)")
-_NAME_RUN = re.compile(
-    r"(?<![\w’'])(?:[A-Z][\w’'.&-]*[\w]|[A-Z])(?:\s+(?:(?:of|and|for|the|de|&)\s+)*(?:[A-Z][\w’'.&-]*[\w]|\d[\d.]*))*"
+_NAME_RUN = re.compile(  # "General Atomics", "Group of 7", "iRay Technology"
+    r"(?<![\w’'])(?:(?:[A-Z]|[a-z]+[A-Z])[\w’'.&-]*[\w]|[A-Z])"
+    r"(?:\s+(?:(?:of|and|for|the|de|&)\s+)*(?:[A-Z][\w’'.&-]*[\w]|\d[\d.]*))*"
 )
 _CODE = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]+_\w+)")
 _LABEL = re.compile(r"\A\s*([^:\n]{1,40}):\s+([^<(\n]+)")
@@ -100,7 +101,26 @@ def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
         # several names and no pattern that says which: no direct line beats a wrong one
         if distance(best) > NEAR_CHARS or distance(ordered[1]) - distance(best) < NEAR_CHARS / 2:
             return None
+    if kind == "name":
+        return _coordinated(sentence, best, ordered + _names(sentence))
     return _extend(sentence, best, question) if kind in ("number", "duration") else best
+
+
+_LIST_SEP = re.compile(r"\.?\s*(?:,|;|,?\s+and|,?\s+or)\s*")
+
+
+def _coordinated(sentence: str, best: tuple[int, int], spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """A name and the names listed with it ("X Co., Y Co. Ltd. and Z"): the whole list answers."""
+    start, end = best
+    grown = True
+    while grown:
+        grown = False
+        for a, b in spans:
+            if a >= end and _LIST_SEP.fullmatch(sentence[end:a]):
+                end, grown = b, True
+            elif b <= start and _LIST_SEP.fullmatch(sentence[b:start]):
+                start, grown = a, True
+    return start, end
 
 
 def value_key(kind: str | None, text: str) -> str:
@@ -133,7 +153,9 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         if not found:
             found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
-            return agents or found
+            q_terms = set(terms(question))
+            doers = [sp for sp in agents if q_terms & set(terms(sentence[max(0, sp[0] - 30) : sp[0]]))]
+            return doers[:1] if len(doers) == 1 else agents or found  # "analyzed by X" for "Who analyzed ...?"
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
 
 

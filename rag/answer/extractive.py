@@ -24,7 +24,7 @@ from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, source
 _LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
 
 _NUMBER = re.compile(
-    r"\d|\b(?:once|one|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
+    r"\d|\b(?:once|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
     r"twice|double|triple)\b",
     re.I,
 )
@@ -189,8 +189,8 @@ class ExtractiveAnswerer:
                 score -= w.lead_in_penalty
             if _code_like(unit.text):
                 score -= w.code_penalty
-            if wants and direct.find(wants, unit.text, question):
-                score += w.type_bonus
+            if wants:  # it holds the kind of answer asked for, or it only refers to it ("two companies")
+                score += w.type_bonus if direct.find(wants, unit.text, question) else -w.type_bonus
             ranked.append((score, unit))
         # A pair whose second sentence continues the first ("They are ...") is worth at least
         # its first sentence alone: quoting the continuation completes the answer.
@@ -251,11 +251,7 @@ class ExtractiveAnswerer:
         for score, unit in ranked:
             if len(chosen) >= self.max_citations or score < max(self.min_relevance, best * self.scoring.keep_ratio):
                 break
-            inside = [c for c in chosen if c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end]
-            if inside:
-                # two sentences that hold a chosen one and score nearly as well: the neighbour adds to it
-                if len(inside) == 1 and unit.start <= inside[0].start and inside[0].end <= unit.end:
-                    chosen[chosen.index(inside[0])] = unit
+            if any(c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end for c in chosen):
                 continue
             chosen.append(unit)
         return chosen
