@@ -132,11 +132,14 @@ def build_app(assistant: Assistant) -> Any:
     def filter_update(selected: list[str] | None = None):
         docs = assistant.documents()  # asked again on every load: articles ingested elsewhere appear
         ids = {d.doc_id for d in docs}
-        return gr.update(
+        return dict(
             choices=[(doc_label(d.outlet, d.title), d.doc_id) for d in docs],
             value=[d for d in selected or [] if d in ids],
             label=f"Search only these articles ({len(docs)} in the store; none ticked = all)",
         )
+
+    def filter_refresh(selected: list[str] | None = None):
+        return gr.update(**filter_update(selected))
 
     def counter(text: str | None):
         size = len(" ".join((text or "").split()))
@@ -167,7 +170,7 @@ def build_app(assistant: Assistant) -> Any:
                 gr.Examples(EXAMPLES, inputs=box, label="Example questions")
             with gr.Column(scale=2, min_width=300):
                 article = gr.HTML("", elem_id="article", js_on_load=ARTICLE_JS)
-                only = gr.CheckboxGroup(choices=[], label="Search only these articles", elem_id="only")
+                only = gr.CheckboxGroup(elem_id="only", **filter_update())
                 refresh = gr.Button("Refresh the article list", elem_id="refresh", size="sm")
         exchanges = gr.State([])
 
@@ -186,7 +189,7 @@ def build_app(assistant: Assistant) -> Any:
             return open_quote(assistant, state, turn, n)
 
         def restart_fn():
-            return chat_html([]), [], "", "", filter_update([]), gr.update(value=None, interactive=False)
+            return chat_html([]), [], "", "", filter_refresh([]), gr.update(value=None, interactive=False)
 
         outputs = [chat, exchanges, box, download]
         run = dict(fn=ask_fn, inputs=[box, exchanges, only], outputs=outputs, show_progress="hidden")
@@ -195,8 +198,8 @@ def build_app(assistant: Assistant) -> Any:
         box.change(counter, box, [count, ask], queue=False, show_progress="hidden", api_visibility="private")
         chat.click(open_fn, [exchanges], [article], show_progress="hidden", api_visibility="private")
         restart.click(restart_fn, None, [chat, exchanges, box, article, only, download], api_name="restart")
-        refresh.click(filter_update, [only], [only], api_visibility="private")
-        app.load(filter_update, [only], [only], api_visibility="private")
+        refresh.click(filter_refresh, [only], [only], api_visibility="private")
+        app.load(filter_refresh, [only], [only], api_visibility="private")
     app.queue(default_concurrency_limit=4, max_size=256)
     return app
 

@@ -7,9 +7,11 @@ page answers until a session cookie is set.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import ipaddress
+import logging
 import secrets
 import threading
 import time
@@ -190,6 +192,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class _QuietShutdown(logging.Filter):
+    """Stopping the server cancels open event streams (a tab, a client's heartbeat): expected, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        message = record.getMessage()
+        return not (isinstance(exc, asyncio.CancelledError) or "CancelledError" in message
+                    or "graceful shutdown" in message)
+
+
+_QUIET = _QuietShutdown()
+
+
 class ChatServer:
     """A running chat: `url`, and `close()` to stop it."""
 
@@ -226,6 +241,8 @@ def launch(assistant: Assistant, host: str, port: int, allow_remote: bool = Fals
         ssr_mode=False, theme=theme(), css=CSS, show_error=True,
     )
     app = LoginGate(root, *auth) if auth else root
+    if _QUIET not in logging.getLogger("uvicorn.error").filters:
+        logging.getLogger("uvicorn.error").addFilter(_QUIET)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     url = f"http://{host}:{port}/"
