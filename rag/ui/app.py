@@ -65,8 +65,9 @@ def sources_of(assistant: Assistant, answer: Answer) -> list[Source]:
 def respond(
     assistant: Assistant, message: str, exchanges: list[Exchange], doc_ids: list[str] | None
 ) -> Iterator[tuple[str, list[Exchange], str]]:
-    """One chat turn: yields (chat html, exchanges, question box) as the answer streams in.
-    A blank question changes nothing (the Ask button is disabled for it anyway)."""
+    """One chat turn: yields (chat html, exchanges, question box) as the answer streams in. The box is
+    emptied once, when the question is posted (None later: what the reader types meanwhile stays), and
+    gets the question back if it could not be answered. A blank question changes nothing."""
     exchanges = list(exchanges or [])
     message = message or ""
     if not message.strip():
@@ -89,7 +90,7 @@ def respond(
             elif isinstance(event, Answer):
                 ex.answer, ex.draft, ex.status = event, "", None
                 ex.sources = sources_of(assistant, event)
-            yield chat_html(exchanges), exchanges, ""
+            yield chat_html(exchanges), exchanges, None
     except RagError as exc:
         ex.status, ex.error = None, f"Sorry, I can't answer that: {exc}"
         yield chat_html(exchanges), exchanges, message
@@ -161,11 +162,11 @@ def build_app(assistant: Assistant) -> Any:
                     lines=1, max_lines=4, max_length=limit + 200,
                 )
                 count = gr.Markdown(f"0 / {limit} characters", elem_id="counter")
-                with gr.Row():
-                    ask = gr.Button("Ask", variant="primary", elem_id="ask", interactive=False)
-                    restart = gr.Button("Start over", elem_id="restart")
+                with gr.Row(elem_id="actions"):
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask", interactive=False, min_width=80)
+                    restart = gr.Button("Start over", elem_id="restart", min_width=80)
                     download = gr.DownloadButton(
-                        "Download conversation", elem_id="download", interactive=False, value=None
+                        "Download chat", elem_id="download", interactive=False, value=None, min_width=80
                     )
                 gr.Examples(EXAMPLES, inputs=box, label="Example questions")
             with gr.Column(scale=2, min_width=300):
@@ -175,10 +176,12 @@ def build_app(assistant: Assistant) -> Any:
         exchanges = gr.State([])
 
         def ask_fn(message, state, doc_ids):
+            box_out = gr.update()
             for html_, state, box_value in respond(assistant, message, state, doc_ids):
-                yield html_, state, box_value, gr.update()
+                box_out = gr.update() if box_value is None else box_value
+                yield html_, state, box_out, gr.update()
             path = export(state)
-            yield html_, state, box_value, gr.update(value=path, interactive=path is not None)
+            yield html_, state, box_out, gr.update(value=path, interactive=path is not None)
 
         def open_fn(state, evt: gr.EventData):
             data = getattr(evt, "_data", None) or {}

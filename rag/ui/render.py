@@ -122,8 +122,8 @@ def exchange_html(turn: int, ex: Exchange) -> str:
 
 
 WELCOME = (
-    '<div class="welcome"><p>Ask a question below. Every answer quotes the articles word for word: '
-    "click a <span class='fake-marker'>[1]</span> marker to read the quote in its article.</p></div>"
+    '<div class="welcome"><p>Ask a question about the articles. Answers quote them word for word: '
+    "click a <span class='fake-marker'>[1]</span> marker to read a quote in its article.</p></div>"
 )
 
 

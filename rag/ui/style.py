@@ -66,6 +66,10 @@ CSS = """
 #article button.close { cursor: pointer; color: var(--rag-link); background: transparent;
   border: 1px solid var(--rag-border); border-radius: 6px; padding: 2px 10px; font: inherit; }
 @media (max-width: 640px) {
+  #title h1 { font-size: 1.15rem; }
+  #title p { display: none; }
+  #mode p { font-size: .8em; }
+  #actions button { padding-left: 4px; padding-right: 4px; font-size: .9rem; }
   #chat .conv { max-height: none; overflow: visible; }
   #article .article-view { position: fixed; inset: 0; z-index: 1000; max-height: none; border-radius: 0;
     border: none; padding: 12px 16px; }
