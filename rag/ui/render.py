@@ -137,7 +137,7 @@ def chat_html(exchanges: list[Exchange]) -> str:
     elif last.error:
         announce = last.error
     body = "".join(exchange_html(i, ex) for i, ex in enumerate(exchanges))
-    return f'<div class="conv" data-announce="{esc(announce)}">{body}</div>'
+    return f'<div class="conv" data-turns="{len(exchanges)}" data-announce="{esc(announce)}">{body}</div>'
 
 
 def answer_markdown(ex: Exchange) -> str:
@@ -185,8 +185,8 @@ def article_html(doc: Document, citation: Citation, turn: int, n: int, label: st
     )
     return (
         f'<div class="article-view" role="region" aria-label="Article: {esc(doc.title)}" data-doc="{esc(doc.doc_id)}">'
-        f'<div class="article-head"><p class="kicker">Source [{n}] of answer {turn + 1}</p>'
+        f'<header><div class="article-head"><p class="kicker">Source [{n}] of answer {turn + 1}</p>'
         f'<button type="button" class="close" aria-label="Close the article">Close</button></div>'
-        f'<h2 tabindex="-1">{esc(doc.title)}</h2><p class="meta">{" · ".join(meta)}</p>'
-        f'<div class="article-text">{body}</div></div>'
+        f'<h2 tabindex="-1">{esc(doc.title)}</h2><p class="meta">{" · ".join(meta)}</p></header>'
+        f'<div class="article-text" tabindex="0" aria-label="Article text">{body}</div></div>'
     )

@@ -52,15 +52,17 @@ CSS = """
 #chat button.copy { all: unset; cursor: pointer; font-size: .85em; color: var(--rag-link); padding: 1px 6px;
   border: 1px solid var(--rag-border); border-radius: 6px; }
 #counter p { font-size: .85em; color: var(--rag-muted); margin: 0; text-align: right; }
-#article .article-view { position: sticky; top: 8px; max-height: calc(100vh - 24px); overflow-y: auto;
-  border: 1px solid var(--rag-border); border-radius: 8px; padding: 10px 14px; color: var(--body-text-color);
-  background: var(--background-fill-primary); }
+#article .article-view { position: sticky; top: 8px; max-height: calc(100vh - 24px); display: flex;
+  flex-direction: column; border: 1px solid var(--rag-border); border-radius: 8px; padding: 10px 14px;
+  color: var(--body-text-color); background: var(--background-fill-primary); }
+#article header { border-bottom: 1px solid var(--rag-border); padding-bottom: 4px; }
 #article .article-head { display: flex; justify-content: space-between; align-items: center; gap: 8px; }
 #article .kicker { font-size: .85em; color: var(--rag-muted); margin: 0; }
 #article h2 { font-size: 1.2rem; margin: 6px 0 2px; }
 #article .meta { color: var(--rag-muted); font-size: .9em; margin: 0 0 8px; }
 #article .meta a { color: var(--rag-link); }
-#article .article-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.6; }
+#article .article-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.6; overflow-y: auto;
+  flex: 1 1 auto; min-height: 0; padding-top: 6px; }
 #article mark { background: var(--rag-mark-bg); color: var(--rag-mark-fg); padding: 1px 2px; border-radius: 3px;
   box-decoration-break: clone; -webkit-box-decoration-break: clone; }
 #article button.close { cursor: pointer; color: var(--rag-link); background: transparent;
@@ -71,7 +73,7 @@ CSS = """
   #mode p { font-size: .8em; }
   #actions button { padding-left: 4px; padding-right: 4px; font-size: .9rem; }
   #chat .conv { max-height: none; overflow: visible; }
-  #article .article-view { position: fixed; inset: 0; z-index: 1000; max-height: none; border-radius: 0;
+  #article .article-view { position: fixed; inset: 0; z-index: 1000; max-height: none; height: 100%; border-radius: 0;
     border: none; padding: 12px 16px; }
 }
 """
@@ -105,7 +107,23 @@ element.addEventListener('click', async (event) => {
   copy.textContent = ok ? 'Copied' : 'Copy failed';
   setTimeout(() => { copy.textContent = 'Copy'; }, 2500);
 });
+// The conversation is re-rendered on every streamed piece: keep it at the bottom while the reader is
+// there, and where the reader scrolled to otherwise.
+let stick = true, lastTop = 0;
+element.addEventListener('scroll', (event) => {
+  const conv = event.target;
+  if (!conv.classList || !conv.classList.contains('conv')) return;
+  lastTop = conv.scrollTop;
+  stick = conv.scrollHeight - conv.scrollTop - conv.clientHeight < 40;
+}, true);
 watch('value', () => {
+  const conv = element.querySelector('.conv');
+  if (conv) {
+    const asking = conv.dataset.turns !== element.dataset.turns;
+    element.dataset.turns = conv.dataset.turns;
+    if (asking) stick = true;
+    conv.scrollTop = stick ? conv.scrollHeight : lastTop;
+  }
   const root = element.querySelector('[data-announce]');
   const message = root ? root.dataset.announce : '';
   if (message && live.textContent !== message) live.textContent = message;
@@ -122,10 +140,11 @@ watch('value', () => {
   if (!mark) return;
   element.querySelector('h2')?.focus({preventScroll: true});
   const view = element.querySelector('.article-view');
-  if (view && view.scrollHeight > view.clientHeight) {
+  const text = element.querySelector('.article-text');
+  if (text && text.scrollHeight > text.clientHeight) {
     // scroll the article, not the page: the chat stays where the reader left it
-    const top = mark.getBoundingClientRect().top - view.getBoundingClientRect().top + view.scrollTop;
-    view.scrollTop = Math.max(0, top - view.clientHeight / 3);
+    const top = mark.getBoundingClientRect().top - text.getBoundingClientRect().top + text.scrollTop;
+    text.scrollTop = Math.max(0, top - text.clientHeight / 3);
   }
   const box = view ? view.getBoundingClientRect() : null;
   if (box && (box.top < 0 || box.top > window.innerHeight - 80)) view.scrollIntoView({block: 'start'});
