@@ -296,3 +296,36 @@ def test_filter_shows_articles_ingested_by_another_process_while_the_chat_runs(r
         page.locator("#refresh").click()
         page.wait_for_timeout(300)
     r.expect(page.locator("#only")).to_contain_text("River Times: Otters return to the river")
+
+
+def test_login_page_names_the_product_keeps_the_user_name_and_lets_the_reader_in(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from .fakes import HashEmbedder
+
+    settings = settings_for(tmp_path, chat_user="ana", chat_password="s3cret")
+    with running_chat(Assistant(settings, embedder=HashEmbedder())) as url:
+        context = browser.new_context(**VIEWS["light"])
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(url)
+        expect(page.locator("h1")).to_have_text("rag · news articles, quoted")
+        assert "gradio_api_info" not in page.content() and "telegraph" not in page.content().lower()
+        page.locator("#username").fill("ana")
+        page.locator("#password").fill("wrong")
+        page.locator("button[type=submit]").click()
+        expect(page.locator(".error")).to_have_text("Wrong user name or password.")
+        expect(page.locator("#username")).to_have_value("ana")
+        expect(page.locator("#password")).to_be_focused()
+        page.locator("#password").fill("s3cret")
+        page.locator("button[type=submit]").click()
+        expect(page.locator("#only")).to_contain_text("The Telegraph")
+        page.locator("#question textarea").fill("Who is Liu Pengyu?")
+        page.locator("#ask").click()
+        expect(page.locator("#turn-0 .tools")).to_have_count(1, timeout=60_000)
+        with page.expect_download() as download:
+            page.locator("#download").click()
+        assert "Liu Pengyu" in Path(download.value.path()).read_text(encoding="utf-8")
+        context.close()
+    assert [u for u in requests if not u.startswith("http://127.0.0.1")] == []
