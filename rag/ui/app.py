@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +183,9 @@ def build_app(assistant: Assistant) -> Any:
             yield html_, state, box_out, gr.update(value=path, interactive=path is not None)
 
         def open_fn(state, evt: gr.EventData):
-            data = getattr(evt, "_data", None) or {}
+            data = getattr(evt, "_data", None)
+            if not isinstance(data, dict):
+                return ""
             try:
                 turn, n = int(data.get("turn")), int(data.get("n"))
             except (TypeError, ValueError):
@@ -195,12 +196,13 @@ def build_app(assistant: Assistant) -> Any:
             return chat_html([]), [], "", "", filter_refresh([]), gr.update(value=None, interactive=False)
 
         outputs = [chat, exchanges, box, download]
-        run = dict(fn=ask_fn, inputs=[box, exchanges, only], outputs=outputs, show_progress="hidden")
-        ask.click(**run, api_name="ask")
-        box.submit(**run, api_visibility="private")
+        # one listener for the button and Enter: a second question waits for the first (trigger_mode once)
+        asking = gr.on([ask.click, box.submit], ask_fn, [box, exchanges, only], outputs, show_progress="hidden",
+                       api_name="ask", trigger_mode="once")
         box.change(counter, box, [count, ask], queue=False, show_progress="hidden", api_visibility="private")
         chat.click(open_fn, [exchanges], [article], show_progress="hidden", api_visibility="private")
-        restart.click(restart_fn, None, [chat, exchanges, box, article, only, download], api_name="restart")
+        restart.click(restart_fn, None, [chat, exchanges, box, article, only, download], api_name="restart",
+                      cancels=[asking])  # an answer still streaming must not come back after Start over
         refresh.click(filter_refresh, [only], [only], api_visibility="private")
         app.load(filter_refresh, [only], [only], api_visibility="private")
     app.queue(default_concurrency_limit=4, max_size=256)

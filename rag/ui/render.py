@@ -133,7 +133,8 @@ def chat_html(exchanges: list[Exchange]) -> str:
     last = exchanges[-1]
     announce = ""
     if last.answer is not None:
-        announce = f"Answer {len(exchanges)} is ready with {len(last.answer.citations)} sources."
+        count = len(last.answer.citations)
+        announce = f"Answer {len(exchanges)} is ready with {count} source{'' if count == 1 else 's'}."
     elif last.error:
         announce = last.error
     body = "".join(exchange_html(i, ex) for i, ex in enumerate(exchanges))
