@@ -183,7 +183,10 @@ def test_each_answers_markers_open_its_own_quotes_and_read_well(reader, view, sh
     if view != "phone":
         shot = page.screenshot(path=str(shots / ("chat.png" if view == "light" else f"chat-{view}.png")))
         assert len(shot) > 10_000
-    # an older answer's marker still opens its own quote after later questions; Enter works too
+    # a focused marker previews its quote; an older answer's marker still opens its own quote after
+    # later questions, and Enter opens it
+    page.locator("#turn-0 .text button.marker").first.focus()
+    r.expect(page.locator("#turn-0 .preview")).to_contain_text("[1] The Telegraph: “Trade between China")
     assert r.open(0, 1, keyboard=True) == marks[0]
     view_box = page.locator("#article .article-view").bounding_box()
     text_box = page.locator("#article .article-text").bounding_box()

@@ -59,6 +59,7 @@ def _marker(turn: int, n: int, c: Citation, source: Source) -> str:
     tip = f"{source.label}: “{clip(c.quote)}”"
     return (
         f'<button type="button" class="marker" data-turn="{turn}" data-n="{n}" title="{esc(tip)}" '
+        f'data-preview="[{n}] {esc(tip)}" '
         f'aria-label="Source {n}, {esc(source.label)}: open the quote in its article">[{n}]</button>'
     )
 
@@ -100,6 +101,7 @@ def exchange_html(turn: int, ex: Exchange) -> str:
     parts = [f'<div class="q"><span class="who">You</span><p>{esc(ex.question)}</p></div>', '<div class="a">']
     if ex.answer is not None:
         parts.append(f'<div class="text">{answer_body(turn, ex.answer, ex.sources)}</div>')
+        parts.append('<p class="preview" aria-hidden="true" hidden></p>')  # filled by the page on focus
     elif ex.draft:
         parts.append(f'<div class="text draft">{paragraphs(esc(ex.draft))}</div>')
     if ex.status:

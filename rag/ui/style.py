@@ -30,6 +30,8 @@ CSS = """
 #chat .a { border-left: 3px solid var(--rag-border); padding: 0 0 0 12px; }
 #chat .text p { margin: .35em 0; line-height: 1.55; }
 #chat .draft { color: var(--rag-muted); }
+#chat .preview { font-size: .9em; font-style: italic; color: var(--rag-muted); margin: 2px 0 4px;
+  border-left: 3px solid var(--rag-mark-bg); padding-left: 8px; }
 #chat .status { color: var(--rag-muted); font-style: italic; margin: 4px 0; }
 #chat .status .dot { display: inline-block; width: .6em; height: .6em; border-radius: 50%; margin-right: .45em;
   background: var(--rag-link); animation: rag-pulse 1s ease-in-out infinite alternate; }
@@ -116,6 +118,19 @@ element.addEventListener('scroll', (event) => {
   lastTop = conv.scrollTop;
   stick = conv.scrollHeight - conv.scrollTop - conv.clientHeight < 40;
 }, true);
+// A focused marker previews its quote under the answer (hover shows the same as a tooltip).
+element.addEventListener('focusin', (event) => {
+  const marker = event.target.closest && event.target.closest('button.marker');
+  const preview = marker && marker.closest('.a') ? marker.closest('.a').querySelector('.preview') : null;
+  if (!preview) return;
+  preview.textContent = marker.getAttribute('data-preview');
+  preview.hidden = false;
+});
+element.addEventListener('focusout', (event) => {
+  const marker = event.target.closest && event.target.closest('button.marker');
+  const preview = marker && marker.closest('.a') ? marker.closest('.a').querySelector('.preview') : null;
+  if (preview) preview.hidden = true;
+});
 watch('value', () => {
   const conv = element.querySelector('.conv');
   if (conv) {
