@@ -181,6 +181,7 @@ def test_each_answers_markers_open_its_own_quotes_and_read_well(reader, view, sh
         assert quoted(mark, r.copy_text(turn)), (turn, mark)
     assert "$240 billion" in marks[0] and marks[0] != marks[1]
     if view != "phone":
+        page.evaluate("window.scrollTo(0, 0)")  # the picture starts at the page's title
         shot = page.screenshot(path=str(shots / ("chat.png" if view == "light" else f"chat-{view}.png")))
         assert len(shot) > 10_000
     # a focused marker previews its quote; an older answer's marker still opens its own quote after
