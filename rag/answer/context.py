@@ -1,0 +1,70 @@
+"""The passages as a model reads them: whole sentences numbered [S1], [S2]... grouped by article,
+within a budget of tokens set from the model's context size. A sentence number maps back to
+exact document offsets, so a cited sentence is an exact quote by construction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .. import prompts
+from ..citations import cite
+from ..sentences import sentence_spans
+from ..types import Citation, Document
+from .base import Evidence
+
+CHARS_PER_TOKEN = 3.5  # news English runs about 4 characters per token; 3.5 leaves a margin
+# Share of the context window given to passages: small models lose the question in a long prompt,
+# and a CPU reads a prompt at a few hundred tokens a second.
+CONTEXT_SHARE = 0.125
+PROMPT_TOKENS = 400  # instructions, the worked example and the question
+MIN_CHARS = 600  # always room for a few sentences
+
+
+def budget_chars(context_tokens: int, max_tokens: int) -> int:
+    tokens = min(context_tokens * CONTEXT_SHARE, context_tokens - max_tokens - PROMPT_TOKENS)
+    return max(int(tokens * CHARS_PER_TOKEN), MIN_CHARS)
+
+
+@dataclass(frozen=True)
+class Context:
+    text: str  # what the model reads
+    sentences: dict[int, tuple[str, int, int]]  # sentence number -> (doc_id, start, end)
+    doc_ids: list[str]
+
+    def citation(self, n: int, documents: Mapping[str, Document]) -> Citation | None:
+        span = self.sentences.get(n)
+        doc = documents.get(span[0]) if span else None
+        return cite(doc, span[1], span[2]) if doc is not None and span else None
+
+
+def build_context(evidence: Evidence, first: list[Citation], budget: int) -> Context:
+    """Passages holding `first` (the offline answer's quotes) come first, then the others in
+    retrieval order, while they fit in `budget` characters; overlapping passages share sentences."""
+
+    def holds_first(p) -> bool:
+        return any(c.doc_id == p.doc_id and c.start < p.end and p.start < c.end for c in first)
+
+    chosen: dict[str, set[tuple[int, int]]] = {}
+    used = 0
+    for p in sorted(evidence.passages, key=lambda p: not holds_first(p)):
+        doc = evidence.documents.get(p.doc_id)
+        if doc is None:
+            continue
+        spans = [tuple(sp) for sp in p.sentences] or sentence_spans(doc.text, p.start, p.end)
+        new = [sp for sp in spans if sp not in chosen.get(p.doc_id, set())]
+        cost = sum(e - s + 8 for s, e in new) + (0 if p.doc_id in chosen else len(doc.title) + 12)
+        if chosen and used + cost > budget:
+            continue
+        chosen.setdefault(p.doc_id, set()).update(new)
+        used += cost
+    lines: list[str] = []
+    sentences: dict[int, tuple[str, int, int]] = {}
+    for doc_id, spans in chosen.items():
+        doc = evidence.documents[doc_id]
+        lines.append(prompts.ARTICLE.format(title=doc.title.replace('"', "'")))
+        for s, e in sorted(spans):
+            sentences[len(sentences) + 1] = (doc_id, s, e)
+            lines.append(prompts.SENTENCE.format(n=len(sentences), text=" ".join(doc.text[s:e].split())))
+        lines.append("")
+    return Context("\n".join(lines).strip(), sentences, list(chosen))
