@@ -16,8 +16,8 @@ If no sentence answers the question, reply with only: {NOT_IN_ARTICLES}"""
 ARTICLE = 'Article: "{title}"'
 SENTENCE = "[S{n}] {text}"
 
-# One worked example opens the message; the real task then ends on "Answer:", which a base model
-# continues in the example's form and an instruction-tuned model simply answers after.
+# One worked example opens the message and the real task follows in the same form, so a base model
+# continues the pattern ("Answer: ... [S3]") and an instruction-tuned model just answers.
 EXAMPLE = "\n".join([
     "Example:",
     ARTICLE.format(title="Harbour reopens after repairs"),
@@ -34,8 +34,7 @@ USER = """{example}
 Now the real articles:
 {sentences}
 
-Question: {question}
-Answer:"""
+Question: {question}"""
 
 # Where a reply ends: a blank line, the model writing sentences or questions of its own, a new turn.
 # (The OpenAI API takes at most four; the answerer also stops reading at template tokens.)

@@ -22,12 +22,15 @@ from ..config import Settings
 from ..errors import ModelUnavailable
 from ..followup import clean_rewrite, rewrite_problem, standalone_offline
 from ..llm import ChatModel
-from ..sentences import QUESTION_WORDS, sentence_spans, terms
+from ..sentences import QUESTION_WORDS, STOPWORDS, sentence_spans, stem, terms, words
 from ..types import Answer, Citation, Delta, Document, Event, Reset, Status, Turn
 from .base import Answerer, Evidence, Question, numbered
 from .context import Context, budget_chars, build_context
 
 MAX_LINES = 4  # lines read from a reply before it is cut: a short answer needs three
+MIN_FOUND_OVERLAP = 0.6  # share of a claim's words a sentence needs to support it when the model cited none
+NUMBER_WINDOW = 3  # words on each side of a number in a claim that should stand near it in the quote...
+QUOTE_WINDOW = 10  # ...within this many words ("70 per cent of Russia's approximately $900 million in machine tools")
 MIN_QUESTION_COVERAGE = 0.3  # share of the question's (idf-weighted) words a cited sentence must contain
 MIN_CLAIM_WORDS = 3  # shorter lines without a citation are noise, not removed statements
 CONDENSE_TOKENS = 60
@@ -169,24 +172,22 @@ class Draft:
             return False
         opening = _OPENING_MARK.match(line)
         if opening and int(opening.group(1)) > len(self.context.sentences):
-            self.rambling = True  # it numbers sentences of its own: it is writing more articles, not an answer
-            return False
+            self.rambling = True  # it numbers sentences of its own: this line may stand, no more are read
         added = False
         for text, numbers in _statements(line):
             added |= self._add(text, numbers)
         return added
 
     def _add(self, text: str, numbers: list[int]) -> bool:
-        support = [self.context.citation(n, self.evidence.documents) for n in numbers]
-        support = [c for c in support if c is not None]
-        found = bool(support)
-        if not support:
-            support = [c for c in (self._located(q) for q in _QUOTED.findall(text) or [text]) if c is not None]
+        docs = self.evidence.documents
+        cited = [c for c in (self.context.citation(n, docs) for n in numbers) if c is not None]
+        support = cited or [c for c in (self._located(q) for q in _QUOTED.findall(text) or [text]) if c]
         if text:
-            support = [c for c in support if claim_supported(text, [c], self.evidence.documents, strict=False)]
-        relevant = bool(support) and self._about_question(support)
-        if not relevant or (text and not claim_supported(text, support, self.evidence.documents)):
-            if found or support:
+            support = [c for c in support if claim_supported(text, [c], docs, strict=False)]
+            if not support or not _stated(text, support, self.evidence):
+                support = self._supporting_sentence(text)  # a wrong or missing number
+        if not support or not self._about_question(support):
+            if cited:
                 self.unsupported += 1
             elif len(text.split()) >= MIN_CLAIM_WORDS:
                 self.uncited += 1
@@ -197,6 +198,22 @@ class Draft:
             return False  # the quote says it in its own words: it is listed, not repeated
         self.statements.append(_with_marks(text, marks))
         return True
+
+    def _supporting_sentence(self, text: str) -> list[Citation]:
+        """The sentence of the context that states the claim, when the model cited a wrong number
+        or none: most of the claim's words, all its numbers and names must be in it."""
+        claim = set(terms(text))
+        if len(claim) < MIN_CLAIM_WORDS:
+            return []
+        best, best_overlap = None, 0.0
+        for n in self.context.sentences:
+            c = self.context.citation(n, self.evidence.documents)
+            overlap = len(claim & set(terms(c.quote))) / len(claim) if c else 0.0
+            if overlap > best_overlap:
+                best, best_overlap = c, overlap
+        if best is None or best_overlap < MIN_FOUND_OVERLAP:
+            return []
+        return [best] if _stated(text, [best], self.evidence) else []
 
     def _about_question(self, support: list[Citation]) -> bool:
         """The quotes cover enough of the question's words, weighted by rarity (a sentence that
@@ -322,6 +339,37 @@ def _statements(line: str) -> list[tuple[str, list[int]]]:
 
 def _numbers(text: str) -> list[int]:
     return [int(n) for m in _MARKS.finditer(text) for n in re.findall(r"\d+", m.group(1) or m.group(2))]
+
+
+def _stated(claim: str, quotes: list[Citation], evidence: Evidence) -> bool:
+    """claim_supported, and each number of the claim stands among the same (rarity-weighted) words in
+    a quote: "90% of machine tools" is not what "90 per cent of microelectronics ... 70 per cent of
+    machine tools" says."""
+    if not claim_supported(claim, quotes, evidence.documents):
+        return False
+    idf = evidence.stats.idf
+    quoted = [_tokens(c.quote) for c in quotes]
+    said = _tokens(claim)
+    for i, token in enumerate(said):
+        if not token[:1].isdigit():
+            continue
+        near = _content(said[max(0, i - NUMBER_WINDOW) : i + NUMBER_WINDOW + 1])
+        total = sum(idf(t) for t in near)
+        if near and not any(
+            sum(idf(t) for t in near & _content(q[max(0, j - QUOTE_WINDOW) : j + QUOTE_WINDOW + 1]))
+            >= total / 2
+            for q in quoted for j, other in enumerate(q) if other == token
+        ):
+            return False
+    return True
+
+
+def _tokens(text: str) -> list[str]:
+    return words(text.replace(",", ""))
+
+
+def _content(tokens: list[str]) -> set[str]:
+    return {stem(t) for t in tokens if t not in STOPWORDS and not t[:1].isdigit()}
 
 
 def _echoes(text: str, support: list[Citation]) -> bool:
