@@ -15,6 +15,9 @@ import urllib.request
 
 ALIAS = "gemma-3-270m"  # the id /v1/models reports, which the answers name
 CONTEXT = 8192
+# The GGUF carries no chat template, so llama-cpp-python would fall back to llama-2's "[INST] <<SYS>>",
+# which this base model echoes. Alpaca's "### Instruction: / ### Response:" is text it saw in pretraining.
+CHAT_FORMAT = "alpaca"
 
 
 def model_file() -> str:
@@ -26,7 +29,7 @@ def model_file() -> str:
 def command(port: int) -> list[str]:
     return [
         sys.executable, "-m", "llama_cpp.server", "--model", model_file(), "--model_alias", ALIAS,
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(CONTEXT), "--chat_format", "gemma",
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(CONTEXT), "--chat_format", CHAT_FORMAT,
     ]
 
 

@@ -126,6 +126,22 @@ def test_a_reply_with_no_supported_statement_gives_the_offline_answer_with_a_not
     assert answer.notice.startswith("The model's answer could not be verified") and why in answer.notice
 
 
+def test_a_number_taken_from_another_part_of_the_quote_is_not_supported(server, llm):
+    # the Telegraph sentence has "90 per cent of Russia's microelectronics ... 70 per cent of ... machine tools"
+    server.script(citing("90% of Russia's machine tool imports in the last quarter of 2023 came from China [S{0}].",
+                         "alongside 70 per cent"))
+    answer = llm.ask("What proportion of Russia's machine tool imports in the last quarter of 2023 came from China?")
+    assert answer.mode == "offline" and "supported by the sentence it cited" in answer.notice
+
+
+def test_a_blank_line_ends_the_reply(server, llm):
+    server.script(citing("Answer: About 90% of Russia’s microelectronics came from China [S{0}].\n\n"
+                         "### Instruction: China sent 5,000 troops to Ukraine [S{0}].", NINETY))
+    answer = llm.ask(Q)
+    assert answer.text.startswith("About 90% of Russia’s microelectronics came from China [1].\n\n")
+    assert "troops" not in answer.text and answer.notice is None
+
+
 def test_when_the_offline_answerer_abstains_the_model_is_not_asked(server, llm):
     server.script("Zanzibar bought 40 drones [S1].")
     answer = llm.ask("How many drones did Zanzibar buy from Elon Musk?")
@@ -266,8 +282,10 @@ def test_the_context_stays_within_its_budget(server, store_dir, minilm):
     assistant.ask(Q)
     content = server.requests[-1]["messages"][-1]["content"]
     block = content.split("Now the real articles:\n", 1)[1].rsplit("\n\nQuestion:", 1)[0]
-    assert NINETY in block  # the passage of the offline answer's quote comes first
-    assert len(block) <= budget_chars(1024, 100) + 400  # one passage may overrun by its own length
+    offline = assistant.offline.answer(*_question_and_evidence(assistant, Q))
+    assert NINETY in block  # the sentences of the offline answer's quotes are always there...
+    must = sum(len(c.quote) + 120 for c in offline.citations)  # (with their articles' titles)
+    assert len(block) <= budget_chars(1024, 100) + must  # ...and the rest fits the budget
 
 
 def test_instructions_inside_articles_are_passed_as_data(server, tmp_path, minilm):

@@ -39,25 +39,30 @@ class Context:
 
 
 def build_context(evidence: Evidence, first: list[Citation], budget: int) -> Context:
-    """Passages holding `first` (the offline answer's quotes) come first, then the others in
-    retrieval order, while they fit in `budget` characters; overlapping passages share sentences."""
-
-    def holds_first(p) -> bool:
-        return any(c.doc_id == p.doc_id and c.start < p.end and p.start < c.end for c in first)
-
+    """The sentences of `first` (the offline answer's quotes) always, then the passages in
+    retrieval order while they fit in `budget` characters; overlapping passages share sentences."""
     chosen: dict[str, set[tuple[int, int]]] = {}
     used = 0
-    for p in sorted(evidence.passages, key=lambda p: not holds_first(p)):
+
+    def take(doc: Document, spans: list[tuple[int, int]], must: bool) -> None:
+        nonlocal used
+        new = [sp for sp in spans if sp not in chosen.get(doc.doc_id, set())]
+        cost = sum(e - s + 8 for s, e in new) + (0 if doc.doc_id in chosen else len(doc.title) + 12)
+        if new and (must or used + cost <= budget):
+            chosen.setdefault(doc.doc_id, set()).update(new)
+            used += cost
+
+    spans_of = {}
+    for p in evidence.passages:
         doc = evidence.documents.get(p.doc_id)
-        if doc is None:
-            continue
-        spans = [tuple(sp) for sp in p.sentences] or sentence_spans(doc.text, p.start, p.end)
-        new = [sp for sp in spans if sp not in chosen.get(p.doc_id, set())]
-        cost = sum(e - s + 8 for s, e in new) + (0 if p.doc_id in chosen else len(doc.title) + 12)
-        if chosen and used + cost > budget:
-            continue
-        chosen.setdefault(p.doc_id, set()).update(new)
-        used += cost
+        if doc is not None:
+            spans_of[p.chunk_id] = (doc, [tuple(sp) for sp in p.sentences] or sentence_spans(doc.text, p.start, p.end))
+    for c in first:
+        for doc, spans in spans_of.values():
+            if doc.doc_id == c.doc_id:
+                take(doc, [(s, e) for s, e in spans if s < c.end and c.start < e], must=True)
+    for doc, spans in spans_of.values():
+        take(doc, spans, must=False)
     lines: list[str] = []
     sentences: dict[int, tuple[str, int, int]] = {}
     for doc_id, spans in chosen.items():

@@ -103,7 +103,10 @@ class GenerativeAnswerer:
                 stop=prompts.STOP,
                 deadline=time.monotonic() + self.timeout,
             )
-            for line in _lines(reply):
+            for line, ended in _lines(reply):
+                if not ended and reply.truncated and not line.rstrip().endswith(_ENDS):
+                    draft.cut_off()  # the token limit cut its last sentence
+                    break
                 if draft.add(line):
                     piece = draft.summary()[len(shown):]
                     shown += piece
@@ -112,7 +115,6 @@ class GenerativeAnswerer:
                     break
             reply.close()
             yield Status("Checking quotes…")
-            draft.finish(reply.text, reply.truncated)
         except ModelUnavailable as exc:
             yield from self._offline(offline, f"{exc}; this is the offline answer.", bool(shown))
             return
@@ -149,7 +151,7 @@ class Draft:
     unsupported: int = 0  # statements whose cited sentence does not state them
     uncited: int = 0  # statements citing nothing that could be found
     lines: int = 0
-    cut_off: bool = False
+    cut: bool = False
     rambling: bool = False
     refused: bool = False
     kept: int = 0
@@ -242,17 +244,9 @@ class Draft:
                 return cite(doc, *span)
         return None
 
-    def finish(self, raw: str, truncated: bool) -> None:
-        """The reply has ended: its last line (not yet ended by a newline) is verified, unless the
-        reply was cut off in the middle of it."""
-        tail = raw.rsplit("\n", 1)[-1] if not raw.endswith("\n") else ""
-        if self.done or not tail.strip() or _TEMPLATE.search(tail):
-            return
-        if truncated and not tail.rstrip().endswith(_ENDS):
-            self.uncited += 1
-            self.cut_off = True
-            return
-        self.add(tail)
+    def cut_off(self) -> None:
+        self.cut = True
+        self.uncited += 1
 
     def problem(self) -> str | None:
         """Why the reply cannot stand, or None."""
@@ -260,7 +254,7 @@ class Draft:
             return None
         if self.refused:
             return "the model found no answer in the articles, but the offline answerer did"
-        if self.cut_off and not self.unsupported:
+        if self.cut and not self.lines:
             return "the reply was cut off before its first complete statement"
         if self.unsupported:
             return "no statement of the model was supported by the sentence it cited"
@@ -296,27 +290,26 @@ class Draft:
         )
 
 
-def _lines(reply) -> Iterator[str]:
-    """Complete lines of the reply as they arrive; stops at a blank line after the answer or at a
-    template token (the model starting a new turn)."""
+def _lines(reply) -> Iterator[tuple[str, bool]]:
+    """(line, ended by a newline) as the reply arrives; the last line comes when the reply ends.
+    Reading stops at a blank line after the answer or at a template token after it (the model
+    starting a new turn); template lines before any text are skipped."""
     buffer = ""
     seen_text = False
     for piece in reply:
         buffer += piece
         while "\n" in buffer:
             line, buffer = buffer.split("\n", 1)
-            if _TEMPLATE.search(line):
-                if seen_text:
-                    return
-                continue
-            if not line.strip():
+            if _TEMPLATE.search(line) or not line.strip():
                 if seen_text:
                     return
                 continue
             seen_text = True
-            yield line
+            yield line, True
         if seen_text and _TEMPLATE.search(buffer):
             return
+    if buffer.strip() and not _TEMPLATE.search(buffer):
+        yield buffer, False
 
 
 def _statements(line: str) -> list[tuple[str, list[int]]]:
