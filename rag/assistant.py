@@ -21,7 +21,7 @@ from .followup import standalone_offline
 from .ingest import Ingestor, IngestReport, Progress
 from .retrieve import HybridRetriever
 from .store import Store, StoredDocument, sentence_id
-from .types import Answer, Delta, Document, Turn
+from .types import Answer, Delta, Document, Reset, Turn
 
 # How long a question trusts the last look at the store's generation before looking again:
 # an ingest by another process is seen within this many seconds.
@@ -93,7 +93,7 @@ class Assistant:
                     from .answer.generative import GenerativeAnswerer
                     from .llm import OpenAIChat
 
-                    self._answerer = GenerativeAnswerer(OpenAIChat(self.settings))
+                    self._answerer = GenerativeAnswerer(OpenAIChat(self.settings), self.offline, self.settings)
                 else:
                     self._answerer = self.offline
             return self._answerer
@@ -178,15 +178,19 @@ class Assistant:
         answerer = self.answerer
         notice = None
         if hasattr(answerer, "stream"):
+            streamed = False
             try:
                 for event in answerer.stream(q, evidence):
                     if isinstance(event, Answer):
                         yield self._checked(event)
                         return
+                    streamed = streamed or isinstance(event, Delta)
                     yield event
                 return
             except ModelUnavailable as exc:
                 notice = f"{exc}; this is the offline answer."
+                if streamed:
+                    yield Reset("the model failed; the offline answer follows")
         answer = self.offline.answer(q, evidence) if notice else answerer.answer(q, evidence)
         if notice:
             answer = replace(answer, notice=notice)

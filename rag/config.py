@@ -148,8 +148,18 @@ class Settings(BaseSettings):
         description="Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama).",
     )
     llm_model: str = Field(default="gpt-4o-mini", description="Chat model name at the endpoint.")
-    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before a model call times out.")
+    llm_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds for a whole model answer (retries included); then the offline answer."
+    )
     llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
+
+    # --- generative answerer: what the model reads and writes (issue 12) --------------------------
+    llm_context_tokens: int = Field(
+        default=8192, ge=512, description="The model's context window (tokens); the passages sent are budgeted from it."
+    )
+    llm_max_tokens: int = Field(
+        default=120, ge=16, le=4096, description="Longest reply (tokens): three short cited lines need ~100; a rambler stops."
+    )
 
     # --- chat UI -------------------------------------------------------------------------------
     chat_host: str = Field(default="127.0.0.1", description="Address `rag chat` binds to.")

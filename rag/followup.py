@@ -1,9 +1,12 @@
-"""Turning a follow-up question into one that stands alone, without a model."""
+"""Turning a follow-up question into one that stands alone: the offline rewrite, and the check a
+model's rewrite must pass before it replaces it."""
 
 from __future__ import annotations
 
 import re
 
+from . import prompts
+from .sentences import terms
 from .types import Turn
 
 _ANAPHORA = re.compile(
@@ -27,3 +30,40 @@ def standalone_offline(question: str, history: tuple[Turn, ...] | list[Turn]) ->
         return question
     last_user = next((t.content for t in reversed(history) if t.role == "user"), "")
     return f"{last_user} {question}".strip()
+
+
+_TEMPLATE = re.compile(prompts.TEMPLATE_TOKENS, re.I)
+_ROLE = re.compile(r"^\s*(?:user|assistant|system|model|question|last question|rewritten(?: question)?)\s*:\s*", re.I)
+MAX_REWRITE_CHARS = 600
+
+
+def clean_rewrite(reply: str) -> str:
+    """The first non-empty line of a model's rewrite, without a role label or wrapping quotes."""
+    line = next((ln for ln in reply.splitlines() if ln.strip()), "")
+    return _ROLE.sub("", line).strip().strip("\"'“”‘’").strip()
+
+
+def rewrite_problem(rewrite: str, question: str, history: tuple[Turn, ...] | list[Turn], prompt: str) -> str | None:
+    """Why a model's rewrite of a follow-up cannot be used, or None when it can: it must be a
+    question of its own, not an echo of the prompt or a template token, and about the same things."""
+    if not rewrite:
+        return "empty"
+    if len(rewrite) > MAX_REWRITE_CHARS:
+        return "too long"
+    if _TEMPLATE.search(rewrite):
+        return "template tokens"
+    folded = _fold(rewrite)
+    if folded == _fold(question):
+        return "the question unchanged"
+    instructions = [_fold(ln) for ln in prompt.splitlines() if len(ln.strip()) > 15 and not _fold(ln).startswith(
+        ("user", "assistant", "last question"))]
+    if any(folded in ln or ln in folded for ln in instructions):
+        return "an echo of the prompt"
+    said = set(terms(question)).union(*(terms(t.content) for t in history)) if history else set(terms(question))
+    if not set(terms(rewrite)) & said:
+        return "no word in common with the conversation"
+    return None
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .?!:")

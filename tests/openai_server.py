@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat server on 127.0.0.1 with scripted replies, for tests.
 
 Each request to /v1/chat/completions takes the next scripted Reply: a streamed or plain
-completion, an HTTP error, a slow reply, or raw bytes (a malformed stream)."""
+completion, an HTTP error, a slow reply, a stream that trickles or breaks off, or raw bytes
+(a malformed stream). GET /v1/models lists `served` (like llama.cpp, one model that accepts any name)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,7 +22,10 @@ class Reply:
     delay: float = 0.0
     finish_reason: str = "stop"
     chunk_size: int = 7  # characters per streamed chunk
+    pause: float = 0.0  # seconds between streamed chunks (each read is quick, the whole reply is slow)
+    cut_after: int | None = None  # drop the connection after this many chunks
     raw: bytes | None = None  # sent as-is instead of a well-formed reply
+    respond: Callable[[dict], str] | None = None  # content computed from the request (its prompt)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -36,6 +41,7 @@ class ScriptedOpenAI:
         self.requests: list[dict] = []
         self.default: Reply | None = None
         self.embedded = 0  # texts sent to /v1/embeddings
+        self.served = ["scripted-model"]  # what GET /v1/models lists
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -73,6 +79,13 @@ class ScriptedOpenAI:
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.rstrip("/").endswith("/models"):
+                    data = [{"id": m, "object": "model", "created": 0, "owned_by": "me"} for m in server.served]
+                    self._json(200, {"object": "list", "data": data})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
                 if self.path.endswith("/embeddings"):
@@ -99,16 +112,22 @@ class ScriptedOpenAI:
                     if reply.raw is not None:
                         self.wfile.write(reply.raw)
                         return
-                    text = reply.content
+                    text = reply.respond(body) if reply.respond else reply.content
                     pieces = [text[i : i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)]
-                    for piece in pieces:
+                    for n, piece in enumerate(pieces):
+                        if reply.cut_after is not None and n >= reply.cut_after:
+                            self.close_connection = True
+                            return
+                        if reply.pause:
+                            time.sleep(reply.pause)
                         self._event({"delta": {"content": piece}, "finish_reason": None})
                     self._event({"delta": {}, "finish_reason": reply.finish_reason})
                     self.wfile.write(b"data: [DONE]\n\n")
                     return
                 self._json(200, {
                     "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content},
+                    "choices": [{"index": 0, "message": {"role": "assistant",
+                                 "content": reply.respond(body) if reply.respond else reply.content},
                                  "finish_reason": reply.finish_reason}],
                 })
 

@@ -1,40 +1,79 @@
-"""The generative answerer: a chat model writes the answer, and every quote it gives is located
-in the sources before anyone sees it. Claims left without a verified quote are removed."""
+"""The generative answerer: a chat model writes short lines that cite numbered sentences of the
+passages, and nothing it writes is shown until its citation is verified.
+
+It is never worse than the offline answerer it is given: the offline answer is computed first
+(it takes milliseconds); when it abstains the model is not asked; the quotes it chose always
+stay in the answer; and when the model's reply yields no supported statement (unparseable, all
+claims removed, cut off, a refusal, too slow, unreachable) the offline answer is shown with a
+notice saying why.
+"""
 
 from __future__ import annotations
 
 import re
+import time
+from difflib import SequenceMatcher
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 from .. import prompts
-from ..citations import claim_supported, cite, locate
+from ..citations import claim_supported, cite, locate, normalized
+from ..config import Settings
+from ..errors import ModelUnavailable
+from ..followup import clean_rewrite, rewrite_problem, standalone_offline
 from ..llm import ChatModel
-from ..sentences import sentence_spans
-from ..types import Answer, Citation, Delta, Document, Turn
-from .base import CANNOT_ANSWER, Evidence, Question, abstain
+from ..sentences import QUESTION_WORDS, STOPWORDS, sentence_spans, stem, terms, words
+from ..types import Answer, Citation, Delta, Document, Event, Reset, Status, Turn
+from .base import Answerer, Evidence, Question, numbered
+from .context import Context, budget_chars, build_context
 
-_QUOTES_HEADER = re.compile(r"^\s*(?:\*\*)?\s*(?:QUOTES|SOURCES|CITATIONS)\s*:?\s*(?:\*\*)?\s*$", re.I | re.M)
-_ANSWER_HEADER = re.compile(r"^\s*(?:\*\*)?\s*ANSWER\s*:?\s*(?:\*\*)?\s*", re.I)
-_QUOTE_LINE = re.compile(
-    r"^\s*[-*]?\s*\[(\d+)\]\s*(?:\(?\s*(?:P|passage\s*)(\d+)\s*\)?)?\s*[:\-–—]?\s*(.+?)\s*$", re.I
-)
-_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
-_NUMBER = re.compile(r"\d+")
+MAX_LINES = 4  # lines read from a reply before it is cut: a short answer needs three
+MIN_FOUND_OVERLAP = 0.6  # share of a claim's words a sentence needs to support it when the model cited none
+NUMBER_WINDOW = 3  # words on each side of a number in a claim that should stand near it in the quote...
+QUOTE_WINDOW = 10  # ...within this many words ("70 per cent of Russia's approximately $900 million in machine tools")
+MIN_QUESTION_COVERAGE = 0.3  # share of the question's (idf-weighted) words a cited sentence must contain
+MIN_CLAIM_WORDS = 3  # shorter lines without a citation are noise, not removed statements
+CONDENSE_TOKENS = 60
+ECHO_RATIO = 0.8  # a statement this similar to its whole quote repeats it: the quote is shown alone
+CONDENSE_SHARE = 0.25  # of the answer's deadline, for rewriting a follow-up first
+
+_MARKS = re.compile(r"\[\s*(S?\s*\d+(?:\s*[,;]\s*S?\s*\d+)*)\s*\]|\(\s*(S\s*\d+(?:\s*[,;]\s*S\s*\d+)*)\s*\)", re.I)
+_LEAD = re.compile(r"^\s*(?:[-*•]\s*|\d+[.)]\s+|(?:answer|a)\s*:\s*)", re.I)
+_OPENING_MARK = re.compile(r"\[\s*S\s*(\d+)\s*\]", re.I)
+_QUOTED = re.compile(r"[\"“]([^\"“”]{12,}?)[\"”]")
+_TEMPLATE = re.compile(prompts.TEMPLATE_TOKENS, re.I)
+_ENDS = (".", "!", "?", "”", '"', "]", ")")
 
 
 class GenerativeAnswerer:
-    def __init__(self, model: ChatModel) -> None:
+    def __init__(self, model: ChatModel, fallback: Answerer, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
         self.model = model
-        self.mode = model.name
+        self.fallback = fallback
+        self.timeout = settings.llm_timeout
+        self.max_tokens = settings.llm_max_tokens
+        self.context_tokens = settings.llm_context_tokens
+        self.max_citations = settings.max_citations
+
+    @property
+    def mode(self) -> str:
+        return self.model.name
 
     # --- follow-ups ------------------------------------------------------------------------------
     def condense(self, question: str, history: tuple[Turn, ...]) -> str:
-        """The question rewritten to stand alone, by the model."""
-        lines = [f"{t.role}: {_MARKERS.sub('', t.content)[:600]}" for t in history[-6:]]
-        prompt = prompts.CONDENSE.format(history="\n".join(lines), question=question)
-        text = "".join(self.model.stream([{"role": "user", "content": prompt}], max_tokens=120)).strip()
-        text = text.splitlines()[0].strip().strip('"') if text else ""
-        return text if 3 <= len(text) <= 600 else question
+        """The question rewritten to stand alone by the model, when its rewrite passes the checks;
+        otherwise the offline rewrite."""
+        offline = standalone_offline(question, history)
+        lines = [f"{t.role}: {' '.join(t.content.split())[:600]}" for t in history[-6:]]
+        messages = prompts.condense_messages("\n".join(lines), question)
+        deadline = time.monotonic() + self.timeout * CONDENSE_SHARE
+        try:
+            reply = self.model.stream(messages, max_tokens=CONDENSE_TOKENS, stop=prompts.STOP, deadline=deadline)
+            rewrite = clean_rewrite(reply.read())
+        except ModelUnavailable:
+            return offline
+        problem = rewrite_problem(rewrite, question, history, messages[-1]["content"])
+        return offline if problem else rewrite
 
     # --- answering -------------------------------------------------------------------------------
     def answer(self, question: Question, evidence: Evidence) -> Answer:
@@ -45,135 +84,291 @@ class GenerativeAnswerer:
         assert final is not None
         return final
 
-    def stream(self, question: Question, evidence: Evidence) -> Iterator[Delta | Answer]:
-        """Yield the answer text as the model writes it (up to its quote list), then the verified Answer."""
-        if not evidence.passages:
-            yield abstain(self.mode)
+    def stream(self, question: Question, evidence: Evidence) -> Iterator[Event]:
+        """Status while the model writes, each statement once its quote is verified, then the
+        Answer. A Reset withdraws what was shown when the offline answer takes over."""
+        offline = self.fallback.answer(question, evidence)
+        if offline.abstained or not evidence.passages:
+            yield Delta(offline.text)
+            yield offline  # abstain only when the offline answerer does: the model is not asked
             return
-        messages = [
-            {"role": "system", "content": prompts.SYSTEM},
-            {"role": "user", "content": prompts.USER.format(
-                passages=_passages(evidence), question=question.standalone)},
-        ]
-        raw = ""
-        shown = 0
-        for piece in self.model.stream(messages):
-            raw += piece
-            visible = _visible_answer(raw)
-            if len(visible) > shown:
-                yield Delta(visible[shown:])
-                shown = len(visible)
-        yield self._verified(raw, evidence, truncated=getattr(self.model, "truncated", False))
+        context = build_context(evidence, offline.citations, self._context_chars())
+        draft = Draft(context, evidence, question.standalone, self.max_citations)
+        yield Status("Writing…")
+        shown = ""
+        try:
+            reply = self.model.stream(
+                prompts.answer_messages(context.text, question.standalone),
+                max_tokens=self.max_tokens,
+                stop=prompts.STOP,
+                deadline=time.monotonic() + self.timeout,
+            )
+            for line, ended in _lines(reply):
+                if not ended and reply.truncated and not line.rstrip().endswith(_ENDS):
+                    draft.cut_off()  # the token limit cut its last sentence
+                    break
+                if draft.add(line):
+                    piece = draft.summary()[len(shown):]
+                    shown += piece
+                    yield Delta(piece)
+                if draft.done:
+                    break
+            reply.close()
+            yield Status("Checking quotes…")
+        except ModelUnavailable as exc:
+            yield from self._offline(offline, f"{exc}; this is the offline answer.", bool(shown))
+            return
+        problem = draft.problem()
+        if problem:
+            notice = f"The model's answer could not be verified ({problem}); this is the offline answer."
+            yield from self._offline(offline, notice, bool(shown))
+            return
+        answer = draft.answer(offline, self.mode)
+        yield Delta(answer.text[len(shown):])
+        yield answer
 
-    def _verified(self, raw: str, evidence: Evidence, truncated: bool) -> Answer:
-        body, quotes = _parse(raw)
-        if prompts.NOT_IN_ARTICLES in raw and not quotes:
-            return abstain(self.mode, CANNOT_ANSWER, evidence.passages)
-        located = {n: self._locate(passage, text, evidence) for n, (passage, text) in quotes.items()}
-        citations: list[Citation] = []
-        kept: list[str] = []
-        dropped = 0
-        claims = _claims(body)
-        if truncated and claims and not claims[-1][0].rstrip().endswith((".", "!", "?", "”", '"')):
-            claims = claims[:-1]  # the last sentence was cut off mid-way
-            dropped += 1
-        for sentence, numbers in claims:
-            support = [c for c in (located.get(n) for n in numbers) if c is not None]
-            support = [c for c in support if claim_supported(sentence, [c], evidence.documents, strict=False)]
-            if not support or not claim_supported(sentence, support, evidence.documents):
-                dropped += 1
-                continue
-            marks = []
-            for c in support:
-                if c not in citations:
-                    citations.append(c)
-                mark = f"[{citations.index(c) + 1}]"
-                if mark not in marks:
-                    marks.append(mark)
-            kept.append(_with_marks(sentence, "".join(marks)))
-        if not kept:
-            return abstain(self.mode, CANNOT_ANSWER, evidence.passages)
-        notice = None
-        if dropped:
-            notice = f"{dropped} statement(s) of the model were removed: no quote from the articles supported them."
-        return Answer(
-            text=" ".join(kept),
-            citations=citations,
-            abstained=False,
-            mode=self.mode,
-            notice=notice,
-            passages=evidence.passages,
-        )
+    def _offline(self, offline: Answer, notice: str, shown: bool) -> Iterator[Event]:
+        if shown:
+            yield Reset("the model's answer is replaced by the offline answer")
+        yield Delta(offline.text)
+        yield replace(offline, notice=notice)
 
-    def _locate(self, passage: int | None, quote: str, evidence: Evidence) -> Citation | None:
-        """Find the quote in the passage it names, else in any retrieved document; the citation
-        always names the document the words really come from."""
-        order: list[Document] = []
-        if passage is not None and 1 <= passage <= len(evidence.passages):
-            order.append(evidence.documents[evidence.passages[passage - 1].doc_id])
-        for p in evidence.passages:
-            doc = evidence.documents.get(p.doc_id)
-            if doc is not None and doc not in order:
-                order.append(doc)
-        for doc in order:
-            span = locate(quote, doc.text)
+    def _context_chars(self) -> int:
+        return budget_chars(self.context_tokens, self.max_tokens)
+
+
+@dataclass
+class Draft:
+    """The statements of one reply that passed verification, with their citations in the order
+    first cited (their [n] numbers never change once shown)."""
+
+    context: Context
+    evidence: Evidence
+    question: str
+    max_citations: int
+    statements: list[str] = field(default_factory=list)  # shown sentences, with their [n] markers
+    citations: list[Citation] = field(default_factory=list)
+    unsupported: int = 0  # statements whose cited sentence does not state them
+    uncited: int = 0  # statements citing nothing that could be found
+    lines: int = 0
+    cut: bool = False
+    rambling: bool = False
+    refused: bool = False
+    kept: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.kept >= self.max_citations or self.lines >= MAX_LINES or self.rambling
+
+    def summary(self) -> str:
+        return " ".join(self.statements)
+
+    def add(self, line: str) -> bool:
+        """Verify one line of the reply; True when it added a sentence to the summary."""
+        line = _LEAD.sub("", line).strip()
+        if not line:
+            return False
+        self.lines += 1
+        if prompts.NOT_IN_ARTICLES in line.upper().replace(" ", "_"):
+            self.refused = True
+            return False
+        opening = _OPENING_MARK.match(line)
+        if opening and int(opening.group(1)) > len(self.context.sentences):
+            self.rambling = True  # it numbers sentences of its own: this line may stand, no more are read
+        added = False
+        for text, numbers in _statements(line):
+            added |= self._add(text, numbers)
+        return added
+
+    def _add(self, text: str, numbers: list[int]) -> bool:
+        docs = self.evidence.documents
+        cited = [c for c in (self.context.citation(n, docs) for n in numbers) if c is not None]
+        support = cited or [c for c in (self._located(q) for q in _QUOTED.findall(text) or [text]) if c]
+        if text:
+            support = [c for c in support if claim_supported(text, [c], docs, strict=False)]
+            if not support or not _stated(text, support, self.evidence):
+                support = self._supporting_sentence(text)  # a wrong or missing number
+        if not support or not self._about_question(support):
+            if cited:
+                self.unsupported += 1
+            elif len(text.split()) >= MIN_CLAIM_WORDS:
+                self.uncited += 1
+            return False
+        self.kept += 1
+        marks = "".join(dict.fromkeys(f"[{self._number(c)}]" for c in support))
+        if not text or _echoes(text, support):
+            return False  # the quote says it in its own words: it is listed, not repeated
+        self.statements.append(_with_marks(text, marks))
+        return True
+
+    def _supporting_sentence(self, text: str) -> list[Citation]:
+        """The sentence of the context that states the claim, when the model cited a wrong number
+        or none: most of the claim's words, all its numbers and names must be in it."""
+        claim = set(terms(text))
+        if len(claim) < MIN_CLAIM_WORDS:
+            return []
+        best, best_overlap = None, 0.0
+        for n in self.context.sentences:
+            c = self.context.citation(n, self.evidence.documents)
+            overlap = len(claim & set(terms(c.quote))) / len(claim) if c else 0.0
+            if overlap > best_overlap:
+                best, best_overlap = c, overlap
+        if best is None or best_overlap < MIN_FOUND_OVERLAP:
+            return []
+        return [best] if _stated(text, [best], self.evidence) else []
+
+    def _about_question(self, support: list[Citation]) -> bool:
+        """The quotes cover enough of the question's words, weighted by rarity (a sentence that
+        shares only "China" with the question is not an answer to it)."""
+        asked = {t for t in terms(self.question) if t not in QUESTION_WORDS}
+        if not asked:
+            return True
+        quoted = set(terms(" ".join(c.quote for c in support)))
+        idf = self.evidence.stats.idf
+        total = sum(idf(t) for t in asked) or 1.0
+        return sum(idf(t) for t in asked & quoted) / total >= MIN_QUESTION_COVERAGE
+
+    def _number(self, citation: Citation) -> int:
+        if citation not in self.citations:
+            self.citations.append(citation)
+        return self.citations.index(citation) + 1
+
+    def _located(self, words: str) -> Citation | None:
+        """Words copied from the passages instead of a sentence number: found where they stand."""
+        if len(words.split()) < 5:
+            return None
+        for doc_id in self.context.doc_ids:
+            doc: Document = self.evidence.documents[doc_id]
+            span = locate(words, doc.text)
             if span:
                 return cite(doc, *span)
         return None
 
+    def cut_off(self) -> None:
+        self.cut = True
+        self.uncited += 1
 
-def _passages(evidence: Evidence) -> str:
-    out = []
-    for n, p in enumerate(evidence.passages, 1):
-        title = evidence.documents[p.doc_id].title.replace('"', "'")
-        out.append(prompts.PASSAGE.format(n=n, title=title, text=p.text))
-    return "\n\n".join(out)
+    def problem(self) -> str | None:
+        """Why the reply cannot stand, or None."""
+        if self.kept:
+            return None
+        if self.refused:
+            return "the model found no answer in the articles, but the offline answerer did"
+        if self.cut and not self.lines:
+            return "the reply was cut off before its first complete statement"
+        if self.unsupported:
+            return "no statement of the model was supported by the sentence it cited"
+        return "the reply cited no sentence of the articles"
+
+    def answer(self, offline: Answer, mode: str) -> Answer:
+        """The verified statements, then every quote: the model's and the offline answerer's
+        (which are never dropped, so the model can only add to what the offline answer says)."""
+        citations = list(self.citations)
+        added = False
+        for o in offline.citations:
+            if any(c.doc_id == o.doc_id and c.start <= o.start and o.end <= c.end for c in citations):
+                continue
+            inside = [i for i, c in enumerate(citations) if c.doc_id == o.doc_id and o.start <= c.start and c.end <= o.end]
+            if inside:
+                citations[inside[0]] = o  # the offline quote is the wider one: it keeps the number
+            else:
+                citations.append(o)
+                added = True
+        quotes = numbered(citations, self.evidence.documents)
+        text = f"{self.summary()}\n\n{quotes}" if self.statements else quotes
+        notice = None
+        removed = self.unsupported + self.uncited
+        if removed:
+            notice = f"{removed} statement(s) of the model were removed: no quote from the articles supported them."
+        return Answer(
+            text=text,
+            citations=citations,
+            abstained=False,
+            mode=f"{mode} + offline quotes" if added else mode,
+            notice=notice,
+            passages=self.evidence.passages,
+        )
 
 
-def _visible_answer(raw: str) -> str:
-    """What to show while streaming: the answer part, without its header and the quote list."""
-    match = _QUOTES_HEADER.search(raw)
-    text = raw[: match.start()] if match else raw
-    head = text.strip().upper()
-    if head and ("ANSWER:".startswith(head) or prompts.NOT_IN_ARTICLES.startswith(head[:16])):
-        return ""  # a header or the abstention token still being written: show nothing yet
-    text = _ANSWER_HEADER.sub("", text, count=1)
-    # hold back a partial header that may still become "QUOTES:"
-    last_line = text.rsplit("\n", 1)[-1]
-    if last_line and "QUOTES:".startswith(last_line.strip().upper()[:7]) and len(last_line.strip()) < 8:
-        text = text[: len(text) - len(last_line)]
-    return text.rstrip()
+def _lines(reply) -> Iterator[tuple[str, bool]]:
+    """(line, ended by a newline) as the reply arrives; the last line comes when the reply ends.
+    Reading stops at a blank line after the answer or at a template token after it (the model
+    starting a new turn); template lines before any text are skipped."""
+    buffer = ""
+    seen_text = False
+    for piece in reply:
+        buffer += piece
+        while "\n" in buffer:
+            line, buffer = buffer.split("\n", 1)
+            if _TEMPLATE.search(line) or not line.strip():
+                if seen_text:
+                    return
+                continue
+            seen_text = True
+            yield line, True
+        if seen_text and _TEMPLATE.search(buffer):
+            return
+    if buffer.strip() and not _TEMPLATE.search(buffer):
+        yield buffer, False
 
 
-def _parse(raw: str) -> tuple[str, dict[int, tuple[int | None, str]]]:
-    """Split the model's reply into answer text and {quote number: (passage, quote text)}."""
-    match = _QUOTES_HEADER.search(raw)
-    body = raw[: match.start()] if match else raw
-    body = _ANSWER_HEADER.sub("", body, count=1).strip()
-    quotes: dict[int, tuple[int | None, str]] = {}
-    if match:
-        for line in raw[match.end() :].splitlines():
-            m = _QUOTE_LINE.match(line)
-            if m:
-                text = m.group(3).strip().strip('"“”').strip()
-                if text:
-                    quotes[int(m.group(1))] = (int(m.group(2)) if m.group(2) else None, text)
-    return body, quotes
-
-
-def _claims(body: str) -> list[tuple[str, list[int]]]:
-    """Sentences of the answer with the quote numbers each cites."""
+def _statements(line: str) -> list[tuple[str, list[int]]]:
+    """The sentences of one line with the sentence numbers each cites. Markers that open a
+    sentence belong to the one before ("... in 2023. [S1] Next"), except at the line's start."""
     out: list[tuple[str, list[int]]] = []
-    for s, e in sentence_spans(body):
-        sentence = body[s:e]
-        lead = re.match(r"\s*(?:\[[\d,\s]+\]\s*)+", sentence)
-        if lead and out:  # markers that open a sentence belong to the one before ("2023. [1] Next")
+    for s, e in sentence_spans(line) or [(0, len(line))]:
+        sentence = line[s:e]
+        lead = re.match(r"\s*(?:(?:\[[^\]]{1,24}\]|\(S[^)]{1,20}\))\s*)+", sentence, re.I)
+        if lead and out and _numbers(lead.group()):
             out[-1][1].extend(_numbers(lead.group()))
-            sentence = sentence[lead.end() :]
-        text = _MARKERS.sub("", sentence).strip()
-        if text:
-            out.append((text, _numbers(sentence)))
+            sentence = sentence[lead.end():]
+        numbers = _numbers(sentence)
+        text = _MARKS.sub("", sentence).strip()
+        text = re.sub(r"\s+([.!?,;:])", r"\1", text)
+        if text or numbers:
+            out.append((text, numbers))
     return [(text, list(dict.fromkeys(numbers))) for text, numbers in out]
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n) for m in _MARKS.finditer(text) for n in re.findall(r"\d+", m.group(1) or m.group(2))]
+
+
+def _stated(claim: str, quotes: list[Citation], evidence: Evidence) -> bool:
+    """claim_supported, and each number of the claim stands among the same (rarity-weighted) words in
+    a quote: "90% of machine tools" is not what "90 per cent of microelectronics ... 70 per cent of
+    machine tools" says."""
+    if not claim_supported(claim, quotes, evidence.documents):
+        return False
+    idf = evidence.stats.idf
+    quoted = [_tokens(c.quote) for c in quotes]
+    said = _tokens(claim)
+    for i, token in enumerate(said):
+        if not token[:1].isdigit():
+            continue
+        near = _content(said[max(0, i - NUMBER_WINDOW) : i + NUMBER_WINDOW + 1])
+        total = sum(idf(t) for t in near)
+        if near and not any(
+            sum(idf(t) for t in near & _content(q[max(0, j - QUOTE_WINDOW) : j + QUOTE_WINDOW + 1]))
+            >= total / 2
+            for q in quoted for j, other in enumerate(q) if other == token
+        ):
+            return False
+    return True
+
+
+def _tokens(text: str) -> list[str]:
+    return words(text.replace(",", ""))
+
+
+def _content(tokens: list[str]) -> set[str]:
+    return {stem(t) for t in tokens if t not in STOPWORDS and not t[:1].isdigit()}
+
+
+def _echoes(text: str, support: list[Citation]) -> bool:
+    """The statement is the quoted sentence itself (a fragment of it is a summary, and stays)."""
+    folded = normalized(text).rstrip(".!?")
+    return any(SequenceMatcher(None, folded, normalized(c.quote).rstrip(".!?")).ratio() >= ECHO_RATIO for c in support)
 
 
 def _with_marks(sentence: str, marks: str) -> str:
@@ -182,8 +377,4 @@ def _with_marks(sentence: str, marks: str) -> str:
     m = re.search(r"(?<![.!?])[.!?]$", sentence)
     if m:
         return f"{sentence[: m.start()].rstrip()} {marks}{sentence[m.start():]}"
-    return f"{sentence} {marks}"
-
-
-def _numbers(text: str) -> list[int]:
-    return [int(n) for group in re.findall(r"\[([\d,\s]+)\]", text) for n in _NUMBER.findall(group)]
+    return f"{sentence} {marks}."
