@@ -158,7 +158,7 @@ class Settings(BaseSettings):
         default=8192, ge=512, description="The model's context window (tokens); the passages sent are budgeted from it."
     )
     llm_max_tokens: int = Field(
-        default=120, ge=16, le=4096, description="Longest reply (tokens): three short cited lines need ~100; a rambler stops."
+        default=120, ge=16, le=4096, description="Longest reply (tokens): three short cited lines need ~100."
     )
 
     # --- chat UI -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from . import prompts
-from .sentences import terms
+from .sentences import QUESTION_WORDS, terms
 from .types import Turn
 
 _ANAPHORA = re.compile(
@@ -59,10 +59,22 @@ def rewrite_problem(rewrite: str, question: str, history: tuple[Turn, ...] | lis
         ("user", "assistant", "last question"))]
     if any(folded in ln or ln in folded for ln in instructions):
         return "an echo of the prompt"
-    said = set(terms(question)).union(*(terms(t.content) for t in history)) if history else set(terms(question))
-    if not set(terms(rewrite)) & said:
+    asked, rewritten = set(terms(question)), set(terms(rewrite))
+    earlier = set().union(*(terms(t.content) for t in history)) if history else set()
+    if not rewritten & (asked | earlier):
         return "no word in common with the conversation"
+    if len(asked & rewritten) < KEEP_SHARE * len(asked) or not _asks(question) <= _asks(rewrite):
+        return "drops what the question asks"
+    if history and not (rewritten - asked) & earlier:
+        return "takes nothing from the conversation"
     return None
+
+
+KEEP_SHARE = 2 / 3  # of the follow-up's content words a rewrite keeps ("make" may become "manufacture")
+
+
+def _asks(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if w in QUESTION_WORDS}
 
 
 def _fold(text: str) -> str:

@@ -186,7 +186,9 @@ class OpenAIChat:
         try:
             return call()
         except openai.AuthenticationError as exc:
-            raise ProviderError(f"the model endpoint {self.where} refused the API key (401); check OPENAI_API_KEY") from exc
+            raise ProviderError(
+                f"the model endpoint {self.where} refused the API key (401); check OPENAI_API_KEY"
+            ) from exc
         except openai.PermissionDeniedError as exc:
             raise ProviderError(f"the API key may not use model {self.name!r} at {self.where} (403)") from exc
         except openai.NotFoundError as exc:

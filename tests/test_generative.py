@@ -328,6 +328,8 @@ def test_follow_up_is_rewritten_by_the_model_before_retrieval(server, llm):
     "Rewrite the last question of this conversation so it can be understood on its own,",
     "Which of them make military optics?",
     "What is the weather like in Paris today?",
+    "Which Chinese companies provide optical components?",  # the earlier question, not this one
+    "Which optics?",  # takes nothing from the conversation
 ])
 def test_a_bad_follow_up_rewrite_is_replaced_by_the_offline_one(server, llm, rewrite):
     server.script(rewrite, "NOT_IN_ARTICLES")

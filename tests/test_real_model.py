@@ -81,7 +81,8 @@ def test_a_model_past_its_deadline_gives_the_offline_answer(bundled, minilm):
 
 
 def test_the_follow_up_rewrite_is_used_only_when_it_passes_the_checks(gemma):
-    history = (Turn("user", "Which Chinese companies provide optical components?"), Turn("assistant", "Five firms [1]."))
+    history = (Turn("user", "Which Chinese companies provide optical components?"),
+               Turn("assistant", "Five firms [1]."))
     question = "Which of them make military optics?"
     rewrite = gemma.answerer.condense(question, history)
     offline = standalone_offline(question, history)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 import time
-from difflib import SequenceMatcher
 from collections.abc import Iterator
+from difflib import SequenceMatcher
 from dataclasses import dataclass, field, replace
 
 from .. import prompts
@@ -268,7 +268,9 @@ class Draft:
         for o in offline.citations:
             if any(c.doc_id == o.doc_id and c.start <= o.start and o.end <= c.end for c in citations):
                 continue
-            inside = [i for i, c in enumerate(citations) if c.doc_id == o.doc_id and o.start <= c.start and c.end <= o.end]
+            inside = [
+                i for i, c in enumerate(citations) if c.doc_id == o.doc_id and o.start <= c.start and c.end <= o.end
+            ]
             if inside:
                 citations[inside[0]] = o  # the offline quote is the wider one: it keeps the number
             else:
