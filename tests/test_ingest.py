@@ -51,10 +51,10 @@ def test_changed_article_is_replaced_and_removed_article_deleted(tmp_path, corpu
     assert "ap-china-surging-equipment-sales-russia" not in ids
     assert "zeppelins" in assistant.document(cnn.stem).text
     assert assistant.store.chunk_count() < before
-    # no stale chunks of the old CNN version or of the deleted AP article remain
-    for node in assistant.store.chunk_nodes():
-        doc = assistant.document(node.ref_doc_id)
-        assert doc.text[node.metadata["start"] : node.metadata["end"]] == node.text
+    # the current chunks are those of the new CNN version; none of the deleted AP article remain
+    for chunk in assistant.store.chunks():
+        doc = assistant.document(chunk.doc_id)
+        assert doc.text[chunk.start : chunk.end] == chunk.text
 
 
 def test_bad_file_is_reported_by_name_and_the_store_is_untouched(tmp_path, corpus):
