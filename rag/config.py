@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0,
         description="Seconds before a call to the Chroma server times out: a frozen server must not hang a question.",
     )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the local model's ONNX export is kept (unset: $XDG_CACHE_HOME/rag or ~/.cache/rag); "
+        "shared by every data folder, so it is exported once per machine.",
+    )
     generation_check_seconds: float = Field(
         default=1.0, ge=0,
         description="How long a question trusts the last look at the store's generation: another "

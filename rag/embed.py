@@ -77,9 +77,17 @@ class MiniLMEmbedder:
             print(f"Preparing the embedding model for fast use (once, into {path.parent})…", file=sys.stderr)
             export_onnx(model_dir, path)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = _cores()
+        options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False  # the arena keeps the largest batch's memory for good
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - a truncated or damaged file: export it again, once
+            log.warning("the exported model %s is unreadable (%s); exporting it again", path, exc)
+            path.unlink(missing_ok=True)
+            export_onnx(model_dir, path)
+            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -118,6 +126,14 @@ class MiniLMEmbedder:
             for j, vec in zip(idx, self._session.run(None, feed)[0]):
                 out[j] = vec.tolist()
         return out
+
+
+def _cores() -> int:
+    """CPUs this process may use (a container's limit, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def export_onnx(model_dir: Path, path: Path) -> None:
@@ -203,7 +219,7 @@ def build_embedder(settings: Settings) -> Embedder:
     """The one place that turns `settings.embed_model` into a provider."""
     kind, _, model = settings.embed_model.partition(":")
     if kind == "local" and model in ("all-MiniLM-L6-v2", ""):
-        return MiniLMEmbedder(batch_size=settings.embed_batch_size, cache_dir=settings.data_dir / "models")
+        return MiniLMEmbedder(batch_size=settings.embed_batch_size, cache_dir=settings.model_cache_dir)
     if kind == "openai" and model:
         if not settings.llm_configured:
             raise ConfigError("RAG_EMBED_MODEL=openai:... needs OPENAI_API_KEY or OPENAI_BASE_URL")

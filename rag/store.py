@@ -141,6 +141,7 @@ class Store:
                 url = urlparse(self.settings.chroma_url)
                 if url.scheme not in ("http", "https") or not url.hostname:
                     raise StoreError(f"RAG_CHROMA_URL {self.settings.chroma_url!r} is not an http(s) URL")
+                _heartbeat(self.settings.chroma_url, self.settings.chroma_timeout)  # the client's own checks wait forever
                 client = chromadb.HttpClient(
                     host=url.hostname,
                     port=url.port or (443 if url.scheme == "https" else 8000),
@@ -359,6 +360,17 @@ class Store:
             return int(self._client.get_max_batch_size())
         except Exception:  # noqa: BLE001 - older servers do not say
             return 1000
+
+
+def _heartbeat(url: str, seconds: float) -> None:
+    import urllib.request
+
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=seconds) as reply:
+            reply.read()
+    except OSError as exc:
+        raise StoreError(f"cannot reach the Chroma server at {url} within {seconds:g}s: {exc}") from exc
 
 
 def _set_timeout(client: Any, seconds: float) -> None:
