@@ -36,6 +36,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 LAYOUT = "v2"  # versioned rows; stores written by the first layout are re-ingested
 _KINDS = ("pointers", "texts", "chunks", "sentences", "state")
+_OPENING = threading.Lock()  # Chroma's per-process registry of embedded stores is not thread-safe
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ def _collection_name(prefix: str, kind: str, model: str) -> str:
 class Store:
     """Versions and pointers in Chroma. Every method raises StoreError, never a Chroma exception."""
 
-    def __init__(self, settings: Settings, model_name: str) -> None:
+    def __init__(self, settings: Settings, model_name: str, *, reopen: bool = False) -> None:
         self.settings = settings
+        self._reopen = reopen
         self.model_name = model_name
         self.location = settings.chroma_url or str(settings.data_dir / "chroma")
         self._lock = threading.RLock()
@@ -153,13 +155,15 @@ class Store:
                 return client
             path = self.settings.data_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
-            # Chroma shares one system per path inside a process; a fresh one is what sees other
-            # processes' writes (its vector index is otherwise loaded once and never refreshed).
-            from chromadb.api.shared_system_client import SharedSystemClient
+            with _OPENING:
+                if self._reopen:
+                    # Chroma shares one system per path inside a process; only a new one sees other
+                    # processes' writes (its vector index is otherwise loaded once, never refreshed).
+                    from chromadb.api.shared_system_client import SharedSystemClient
 
-            SharedSystemClient._identifier_to_system.pop(str(path), None)
-            SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                    SharedSystemClient._identifier_to_system.pop(str(path), None)
+                    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+                return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         except StoreError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -168,7 +172,7 @@ class Store:
     def reopen(self) -> "Store":
         """A new handle on the same store that sees every write made so far, by any process.
         The old handle stays usable for readers still holding it."""
-        return Store(self.settings, self.model_name)
+        return Store(self.settings, self.model_name, reopen=True)
 
     def drop(self) -> None:
         """Delete this store's collections (server mode `rag ingest --rebuild`)."""
