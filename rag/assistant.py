@@ -220,7 +220,7 @@ class Assistant:
             return generation
         roots = [str(p) for p in recorded_roots(self.settings)] or [str(self.settings.corpus_dir)]
         raise StoreError(
-            f"the store at {self.store.location} holds no articles (it was emptied or deleted). "
+            f"the store at {self.store.location} holds no articles (it was emptied or deleted, or written by an older version of rag). "
             f"Ingest them again: rag ingest {' '.join(roots)}"
         )
 
