@@ -208,7 +208,7 @@ def measure(name: str, corpus: Path, tmp: Path, n_questions: int) -> dict:
     warm = run(worker("ref-warm", ref_dir, str(qfile)))
     lat = json.loads(warm["out"].strip().splitlines()[-1])["lat"]
     r["ref_p50"], r["ref_p95"], r["ref_ask_rss"] = pct(lat, 0.5), pct(lat, 0.95), warm["rss"]
-    print(f"[{name}] reference done", file=sys.stderr)
+    print(f"[{name}] reference done: {json.dumps(r)}", file=sys.stderr)  # kept if a later size is cut short
     return r
 
 
