@@ -53,6 +53,7 @@ class Assistant:
         self._index: Index | None = None
         self._checked_at = 0.0
         self._written: str | None = None  # the generation this process's own ingest published
+        self._retired: list[Store] = []  # handles replaced by a reopen, closed a little later
 
     # --- the parts, built on first use ---------------------------------------------------------
     @property
@@ -195,7 +196,10 @@ class Assistant:
                 # another process wrote it: a new handle sees its vectors (the old one never would)
                 store = store.reopen()
                 with self._lock:
+                    self._retired.append(self._store)
                     self._store = store
+                    if len(self._retired) > 2:  # questions still on it had two switches to finish
+                        self._retired.pop(0).close()
             new = Index.load(self.settings, store)
             with self._lock:
                 if self._index is None or self._index.generation != new.generation or force:
@@ -220,8 +224,8 @@ class Assistant:
             return generation
         roots = [str(p) for p in recorded_roots(self.settings)] or [str(self.settings.corpus_dir)]
         raise StoreError(
-            f"the store at {self.store.location} holds no articles (it was emptied or deleted, or written by an older version of rag). "
-            f"Ingest them again: rag ingest {' '.join(roots)}"
+            f"the store at {self.store.location} holds no articles (it was emptied or deleted, or written "
+            f"by an older version of rag). Ingest them again: rag ingest {' '.join(roots)}"
         )
 
     # --- questions --------------------------------------------------------------------------

@@ -107,9 +107,10 @@ def _collection_name(prefix: str, kind: str, model: str) -> str:
 class Store:
     """Versions and pointers in Chroma. Every method raises StoreError, never a Chroma exception."""
 
-    def __init__(self, settings: Settings, model_name: str, *, reopen: bool = False) -> None:
+    def __init__(self, settings: Settings, model_name: str) -> None:
         self.settings = settings
-        self._reopen = reopen
+        self._reopen_source = False  # set once a newer handle replaced this one
+        self._system: Any = None
         self.model_name = model_name
         self.location = settings.chroma_url or str(settings.data_dir / "chroma")
         self._lock = threading.RLock()
@@ -156,14 +157,15 @@ class Store:
             path = self.settings.data_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
             with _OPENING:
-                if self._reopen:
-                    # Chroma shares one system per path inside a process; only a new one sees other
-                    # processes' writes (its vector index is otherwise loaded once, never refreshed).
-                    from chromadb.api.shared_system_client import SharedSystemClient
+                # Chroma shares one system per path inside a process; only a new one sees what was
+                # written meanwhile by others (its vector index is loaded once, never refreshed).
+                from chromadb.api.shared_system_client import SharedSystemClient
 
-                    SharedSystemClient._identifier_to_system.pop(str(path), None)
-                    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-                return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                SharedSystemClient._identifier_to_system.pop(str(path), None)
+                SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                self._system = getattr(client, "_system", None)  # to close this handle, not its successor
+                return client
         except StoreError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -172,7 +174,17 @@ class Store:
     def reopen(self) -> "Store":
         """A new handle on the same store that sees every write made so far, by any process.
         The old handle stays usable for readers still holding it."""
-        return Store(self.settings, self.model_name, reopen=True)
+        self._reopen_source = True
+        return Store(self.settings, self.model_name)
+
+    def close(self) -> None:
+        """Release a handle replaced by `reopen` (embedded mode; its memory and files)."""
+        system, self._system = getattr(self, "_system", None), None
+        if system is not None and self._reopen_source:
+            try:
+                system.stop()
+            except Exception:  # noqa: BLE001 - already stopped
+                pass
 
     def drop(self) -> None:
         """Delete this store's collections (server mode `rag ingest --rebuild`)."""
