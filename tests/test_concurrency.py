@@ -34,7 +34,7 @@ VERSIONS = {
 }
 FIGURE = {"A": "£4.2 million", "B": "£5.9 million"}
 OTHER = "Bridge vote\n\nThe council approved a new footbridge over the river on Wednesday. It opens in May.\n"
-WRITES = 6  # ingests by the writer, alternating B, A, B, ...; the last one leaves version A
+WRITES = 4  # ingests by the writer, alternating B, A, B, A: the last one leaves version A
 READER_THREADS = 4
 READER_PROCESSES = 2
 
