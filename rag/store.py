@@ -23,7 +23,6 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -440,7 +439,3 @@ def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
 def chunk_version_key(chunk: Chunk) -> str:
     """`doc_id@version` of a chunk row, from its id."""
     return chunk.chunk_id.rsplit(":", 1)[0]
-
-
-def data_file(settings: Settings, name: str) -> Path:
-    return settings.data_dir / name

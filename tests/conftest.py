@@ -87,7 +87,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
-SLOW = ("test_cli.py", "test_concurrency.py", "test_scale.py::test_server_mode", "test_evals.py")
+SLOW = ("test_cli.py", "test_concurrency.py", "test_scale.py::test_server_mode", "test_evals.py",
+        "test_ingest.py::test_a_killed")
 
 
 @pytest.fixture(scope="session")

@@ -104,3 +104,16 @@ def test_a_frozen_chroma_server_times_out(tmp_path):
     finally:
         server.close()
     assert time.monotonic() - started < 10
+
+
+def test_a_running_reader_finds_the_vectors_another_writer_added(tmp_path):
+    """Embedded Chroma never refreshes a loaded vector index; the reader must reopen to see them."""
+    write(tmp_path / "a" / "bridge.md", "Bridge vote\n\nThe council approved a footbridge.\n")
+    write(tmp_path / "b" / "ferry.md", "Ferry news\n\nThe Kerran ferry resumed its schedule on Tuesday.\n")
+    make(tmp_path).ingest([tmp_path / "a"])
+    reader = make(tmp_path, generation_check_seconds=0)
+    reader.ask("What did the council approve?")  # its vector index is loaded now
+    make(tmp_path).ingest([tmp_path / "b"])  # another handle on the store, as another process has
+    vector = HashEmbedder().embed(["The Kerran ferry resumed its schedule on Tuesday."])[0]
+    hits = [c.doc_id for c, _ in reader._current().store.query(vector, 2)]
+    assert hits[0] == "ferry"
