@@ -19,7 +19,7 @@ from .index import Index, PinnedDocuments, StaleIndex
 from .ingest import Ingestor, IngestReport, Progress, recorded_roots, writer_lock
 from .retrieve import HybridRetriever
 from .store import Store, StoredDocument
-from .types import Answer, Delta, Document, Turn
+from .types import Answer, Delta, Document, Event, Turn
 
 
 class Assistant:
@@ -244,7 +244,7 @@ class Assistant:
 
     def stream(
         self, question: str, history: Sequence[Turn] = (), doc_ids: Sequence[str] | None = None
-    ) -> Iterator[Delta | Answer]:
+    ) -> Iterator[Event]:
         """Yield answer text as it is written (Delta), then the verified Answer, always last.
         When the model endpoint is down or slow, the offline answer comes with a notice."""
         q = self._question(question, history)
