@@ -181,6 +181,9 @@ class Assistant:
             self._switch.acquire()
         try:
             with self._lock:
+                fresh = time.monotonic() - self._checked_at < self.settings.generation_check_seconds
+                if not force and self._index is not None and self._index is not index and fresh:
+                    return self._index  # built by the thread we waited for
                 self._checked_at = time.monotonic()
             store = self.store
             generation = store.generation()

@@ -14,7 +14,7 @@ from .config import Settings
 from .derived import load_or_build
 from .errors import StoreError
 from .retrieve import Lexical
-from .store import Store, StoredDocument, chunk_version_key, manifest_digest, span_id, version_key
+from .store import Store, StoredDocument, chunk_version_key, manifest_digest, span_id
 from .types import Chunk, Document
 
 MAX_DOCUMENTS = 2000  # document texts kept in memory per generation
@@ -155,4 +155,4 @@ def _save_lexical(lexical: Lexical | None, folder) -> None:
         lexical.save(folder)
 
 
-__all__ = ["Index", "PinnedDocuments", "StaleIndex", "version_key"]
+__all__ = ["Index", "PinnedDocuments", "StaleIndex"]

@@ -22,7 +22,7 @@ from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle
 
 from .config import Settings
 from .embed import Embedder
-from .store import chunk_version_key, decode_spans, encode_spans
+from .store import decode_spans, encode_spans
 from .types import Chunk
 
 if TYPE_CHECKING:
@@ -182,4 +182,4 @@ class HybridRetriever:
         return out
 
 
-__all__ = ["HybridRetriever", "Lexical", "chunk_node", "chunk_version_key"]
+__all__ = ["HybridRetriever", "Lexical", "chunk_node"]
