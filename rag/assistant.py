@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from .answer.base import Answerer, CorpusStats, Evidence, Question
+from .answer.base import Answerer, Evidence, Question
 from .answer.extractive import ExtractiveAnswerer
 from .citations import is_exact
 from .config import Settings
 from .embed import CachingEmbedder, Embedder, build_embedder
 from .errors import ModelUnavailable, QuestionError, RagError, StoreError
-from .derived import load_or_build
 from .followup import standalone_offline
-from .ingest import Ingestor, IngestReport, Progress
+from .index import Index, PinnedDocuments, StaleIndex
+from .ingest import Ingestor, IngestReport, Progress, recorded_roots, writer_lock
 from .retrieve import HybridRetriever
-from .store import Store, StoredDocument, sentence_id
-from .types import Answer, Delta, Document, Reset, Turn
-
-# How long a question trusts the last look at the store's generation before looking again:
-# an ingest by another process is seen within this many seconds.
-GENERATION_TTL = 1.0
+from .store import Store, StoredDocument
+from .types import Answer, Delta, Document, Event, Reset, Turn
 
 
 class Assistant:
@@ -34,6 +28,9 @@ class Assistant:
     `Assistant()` uses the bundled corpus, local embeddings and the offline answerer. Pass
     `embedder=` or `answerer=` to swap providers (tests pass fakes). Nothing heavy happens
     until the first question.
+
+    Every question is answered from one pinned generation of the store (an `Index`); when an
+    ingest (here or in another process) publishes a new one, the next question switches to it.
     """
 
     def __init__(
@@ -44,18 +41,19 @@ class Assistant:
         answerer: Answerer | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self.embedder: Embedder = CachingEmbedder(embedder or build_embedder(self.settings))
+        self._raw_embedder: Embedder = embedder or build_embedder(self.settings)
+        self.embedder: Embedder = CachingEmbedder(self._raw_embedder)
         self._answerer = answerer
         self._offline: ExtractiveAnswerer | None = None
         self._store: Store | None = None
-        self._retriever: HybridRetriever | None = None
+        self._fresh: bool | None = None  # the data folder was brand new when this assistant opened it
+        self._retriever = HybridRetriever(self.settings, self.embedder)
         self._lock = threading.RLock()
-        self._generation: str | None = None
-        self._documents = DocumentCache(None)
-        self._doc_ids: set[str] = set()
+        self._switch = threading.RLock()  # one thread at a time looks for a new generation
+        self._index: Index | None = None
         self._checked_at = 0.0
-        self._vectors: OrderedDict[str, Any] = OrderedDict()  # sentence vectors read from the store
-        self._stats = CorpusStats()
+        self._written: str | None = None  # the generation this process's own ingest published
+        self._retired: list[Store] = []  # handles replaced by a reopen, closed a little later
 
     # --- the parts, built on first use ---------------------------------------------------------
     @property
@@ -63,14 +61,13 @@ class Assistant:
         with self._lock:
             if self._store is None:
                 self._store = Store(self.settings, self.embedder.name)
+                if self._fresh is None:
+                    self._fresh = self._store.fresh
             return self._store
 
     @property
     def retriever(self) -> HybridRetriever:
-        with self._lock:
-            if self._retriever is None:
-                self._retriever = HybridRetriever(self.settings, self.store, self.embedder)
-            return self._retriever
+        return self._retriever
 
     @property
     def offline(self) -> ExtractiveAnswerer:
@@ -81,6 +78,7 @@ class Assistant:
                     self.embedder,
                     min_relevance=self.settings.min_relevance,
                     max_citations=self.settings.max_citations,
+                    scoring=self.settings.scoring,
                 )
             return self._offline
 
@@ -103,56 +101,136 @@ class Assistant:
         return self.answerer.mode
 
     # --- corpus -----------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[Path | str] | None = None, progress: Progress | None = None) -> IngestReport:
-        """Sync the store with article files (default: the corpus folder)."""
-        roots = [Path(p) for p in paths] if paths else [self.settings.corpus_dir]
-        report = Ingestor(self.settings, self.store, self.embedder).sync_paths(roots, progress=progress)
-        with self._lock:
-            self._generation = None  # the next question follows the new generation
-        if (report.added or report.updated or report.removed) and self.store.generation():
-            # build the lexical index and statistics now, so the first question is fast
-            self.retriever.prepare(self._ensure_corpus())
+    def ingest(
+        self,
+        paths: Iterable[Path | str] | None = None,
+        progress: Progress | None = None,
+        *,
+        replace: bool = False,
+        rebuild: bool = False,
+    ) -> IngestReport:
+        """Sync the store with article files (default: the corpus folder). `replace` lets a file
+        take over a document id stored from another file; `rebuild` moves a broken store aside
+        and ingests into a new one (default paths: the folders ingested before)."""
+        if paths:
+            roots = [Path(p) for p in paths]
+        elif rebuild:
+            roots = [p for p in recorded_roots(self.settings) if p.exists()] or [self.settings.corpus_dir]
+        else:
+            roots = [self.settings.corpus_dir]
+        with writer_lock(self.settings):
+            if rebuild:
+                self._rebuild()
+            report = Ingestor(self.settings, self.store, self._raw_embedder).sync_paths(
+                roots, progress=progress, replace=replace
+            )
+            with self._lock:
+                self._written = self.store.generation()
+                self._checked_at = 0.0
+        if self._written:
+            self._current(force=True)  # statistics and BM25 now, so the first question is fast
         return report
 
+    def _rebuild(self) -> None:
+        """Set the broken store aside (embedded) or drop its collections (server), then start anew."""
+        import time as _time
+
+        with self._lock:
+            self._store, self._index = None, None
+        if self.settings.chroma_url:
+            try:
+                self.store.drop()
+            except StoreError:
+                raise
+        else:
+            folder = self.settings.data_dir / "chroma"
+            if folder.exists():
+                folder.rename(folder.with_name(f"chroma.broken-{_time.strftime('%Y%m%d-%H%M%S')}"))
+        with self._lock:
+            self._store = None
+            self._fresh = False
+
     def documents(self) -> list[StoredDocument]:
-        self._ensure_corpus()
-        return self.store.documents()
+        return self._current().documents()
 
     def document(self, doc_id: str) -> Document:
-        """The stored document; citations' offsets point into its `text`."""
-        self._ensure_corpus()
-        try:
-            return self._documents[doc_id]
-        except KeyError:
-            raise RagError(f"no document {doc_id!r} in the store") from None
+        """The stored document's current version; citations' offsets point into its `text`."""
+        for attempt in range(2):
+            index = self._current(force=attempt > 0)
+            try:
+                return index.document(doc_id)
+            except KeyError:
+                raise RagError(f"no document {doc_id!r} in the store") from None
+            except StaleIndex:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
-    def _ensure_corpus(self) -> str:
-        """Check the store's generation (one small read) and follow it: a new generation (an
-        ingest, here or in another process) reloads the document view and statistics."""
+    def _current(self, force: bool = False) -> Index:
+        """The pinned generation to answer from. Looks at the store's generation (one small read)
+        at most once per `generation_check_seconds`; on a change, builds the new Index beside the
+        old one (questions in flight keep theirs) and swaps it in whole."""
         with self._lock:
-            now = time.monotonic()
-            if self._generation and now - self._checked_at < GENERATION_TTL:
-                return self._generation
-            self._checked_at = now
+            index = self._index
+            if index is not None and not force and (
+                time.monotonic() - self._checked_at < self.settings.generation_check_seconds
+            ):
+                return index
+        if index is not None and not force and not self._switch.acquire(blocking=False):
+            return index  # another thread is looking; keep answering from what we have
+        if index is None or force:
+            self._switch.acquire()
+        try:
+            with self._lock:
+                fresh = time.monotonic() - self._checked_at < self.settings.generation_check_seconds
+                if not force and self._index is not None and self._index is not index and fresh:
+                    return self._index  # built by the thread we waited for
+                self._checked_at = time.monotonic()
+            store = self.store
+            generation = store.generation()
+            if not generation:
+                generation = self._empty_store()
+                store = self.store
+                if self._index is not None and self._index.generation == generation:
+                    return self._index
+            if index is not None and generation == index.generation and not force:
+                return index
+            used = index is not None or self._written is not None
+            if not self.settings.chroma_url and generation != self._written and used:
+                # another process wrote it: a new handle sees its vectors (the old one never would)
+                store = store.reopen()
+                with self._lock:
+                    self._retired.append(self._store)
+                    self._store = store
+                    if len(self._retired) > 2:  # questions still on it had two switches to finish
+                        self._retired.pop(0).close()
+            new = Index.load(self.settings, store)
+            with self._lock:
+                if self._index is None or self._index.generation != new.generation or force:
+                    self._index = new
+                    self._offline, old = None, self._offline
+                    if self._answerer is old and old is not None:
+                        self._answerer = None  # its caches are keyed by offsets of the old texts
+                return self._index
+        finally:
+            self._switch.release()
+
+    def _empty_store(self) -> str:
+        """An empty store is filled from the bundled corpus only when its data folder is brand
+        new; otherwise it was emptied or lost, and the user is told what to ingest again."""
+        if self._fresh:
+            self._fresh = False
+            report = self.ingest()
             generation = self.store.generation()
             if not generation:
-                # First question on an empty store: ingest the default corpus.
-                report = self.ingest()
-                generation = self.store.generation()
-                if not generation:
-                    problems = "; ".join(str(e) for e in report.errors) or "no articles found"
-                    raise StoreError(f"the store is empty and {self.settings.corpus_dir} gave nothing: {problems}")
-            if generation != self._generation:
-                self._vectors.clear()
-                self._documents = DocumentCache(self.store)
-                self._doc_ids = {d.doc_id for d in self.store.documents()}
-                self._stats = load_or_build(
-                    self.settings, self.store.name, "stats", generation,
-                    lambda: CorpusStats.from_chunks(self.store.chunks()),
-                    lambda stats, folder: stats.save(folder), CorpusStats.load,
-                )
-                self._generation = generation
+                problems = "; ".join(str(e) for e in report.errors) or "no articles found"
+                raise StoreError(f"the store is empty and {self.settings.corpus_dir} gave nothing: {problems}")
             return generation
+        roots = [str(p) for p in recorded_roots(self.settings)] or [str(self.settings.corpus_dir)]
+        raise StoreError(
+            f"the store at {self.store.location} holds no articles (it was emptied or deleted, or written "
+            f"by an older version of rag). Ingest them again: rag ingest {' '.join(roots)}"
+        )
 
     # --- questions --------------------------------------------------------------------------
     def ask(self, question: str, doc_ids: Sequence[str] | None = None) -> Answer:
@@ -170,7 +248,7 @@ class Assistant:
 
     def stream(
         self, question: str, history: Sequence[Turn] = (), doc_ids: Sequence[str] | None = None
-    ) -> Iterator[Delta | Answer]:
+    ) -> Iterator[Event]:
         """Yield answer text as it is written (Delta), then the verified Answer, always last.
         When the model endpoint is down or slow, the offline answer comes with a notice."""
         q = self._question(question, history)
@@ -182,7 +260,7 @@ class Assistant:
             try:
                 for event in answerer.stream(q, evidence):
                     if isinstance(event, Answer):
-                        yield self._checked(event)
+                        yield self._checked(event, evidence)
                         return
                     streamed = streamed or isinstance(event, Delta)
                     yield event
@@ -195,35 +273,33 @@ class Assistant:
         if notice:
             answer = replace(answer, notice=notice)
         yield Delta(answer.text)
-        yield self._checked(answer)
+        yield self._checked(answer, evidence)
 
     def evidence(self, question: Question, doc_ids: Sequence[str] | None = None) -> Evidence:
-        generation = self._ensure_corpus()
-        if doc_ids:
-            unknown = [d for d in doc_ids if d not in self._doc_ids]
-            if unknown:
-                raise QuestionError(f"no such article(s): {', '.join(unknown)}")
-        passages = self.retriever.retrieve(
-            question.standalone, doc_ids=list(doc_ids) if doc_ids else None, generation=generation
-        )
-        self._documents.prefetch([p.doc_id for p in passages])
-        return Evidence(
-            passages=passages, documents=self._documents, stats=self._stats, sentence_vectors=self._sentence_vectors
-        )
-
-    def _sentence_vectors(self, spans: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
-        ids = {sentence_id(*span): span for span in spans}
-        with self._lock:
-            found = {i: self._vectors[i] for i in ids if i in self._vectors}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            fetched = self.store.sentence_vectors(missing)
-            with self._lock:
-                self._vectors.update(fetched)
-                while len(self._vectors) > 200_000:
-                    self._vectors.popitem(last=False)
-            found.update(fetched)
-        return {ids[i]: v for i, v in found.items()}
+        """Passages and the documents they quote, all from one pinned generation. If that
+        generation's rows were replaced meanwhile, the newest generation is pinned and the
+        search runs once more: a writer never makes a question fail."""
+        for attempt in range(3):
+            index = self._current(force=attempt > 0)
+            if doc_ids:
+                unknown = [d for d in doc_ids if d not in index.manifest]
+                if unknown and attempt == 0:
+                    continue  # perhaps a newer generation has them
+                if unknown:
+                    raise QuestionError(f"no such article(s): {', '.join(unknown)}")
+            try:
+                passages = self.retriever.retrieve(
+                    index, question.standalone, doc_ids=list(doc_ids) if doc_ids else None
+                )
+                documents = PinnedDocuments(index, index.fetch(p.doc_id for p in passages))
+            except StoreError:
+                if attempt == 2:
+                    raise
+                continue
+            return Evidence(
+                passages=passages, documents=documents, stats=index.stats, sentence_vectors=index.sentence_vectors
+            )
+        raise AssertionError("unreachable")
 
     def _question(self, question: str, history: Sequence[Turn]) -> Question:
         if not isinstance(question, str) or not question.strip():
@@ -244,53 +320,11 @@ class Assistant:
                 pass  # the offline rewrite stands in
         return Question(text=text, standalone=standalone)
 
-    def _checked(self, answer: Answer) -> Answer:
-        """The last gate: a citation that is not exact never leaves the assistant."""
+    def _checked(self, answer: Answer, evidence: Evidence) -> Answer:
+        """The last gate: a citation that is not exact in the text it was taken from never
+        leaves the assistant."""
         for c in answer.citations:
-            doc = self._documents.get(c.doc_id)
+            doc = evidence.documents.get(c.doc_id)
             if doc is None or not is_exact(c, doc):
-                # Only possible when an article is re-ingested while it is being quoted.
-                raise RagError("the articles changed while this answer was written; please ask again")
+                raise RagError(f"citation of {c.doc_id} at {c.start}-{c.end} is not an exact quote; please ask again")
         return answer
-
-
-class DocumentCache(Mapping[str, Document]):
-    """Documents read from the store on demand, the most recent kept in memory. A large corpus
-    never has to be loaded whole to answer a question."""
-
-    def __init__(self, store: Store | None, max_items: int = 2000) -> None:
-        self._store = store
-        self._max = max_items
-        self._docs: OrderedDict[str, Document] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def prefetch(self, doc_ids: Iterable[str]) -> None:
-        with self._lock:
-            missing = [d for d in dict.fromkeys(doc_ids) if d not in self._docs]
-        if missing and self._store is not None:
-            self._keep(self._store.documents_by_id(missing))
-
-    def _keep(self, docs: dict[str, Document]) -> None:
-        with self._lock:
-            self._docs.update(docs)
-            while len(self._docs) > self._max:
-                self._docs.popitem(last=False)
-
-    def __getitem__(self, doc_id: str) -> Document:
-        with self._lock:
-            doc = self._docs.get(doc_id)
-            if doc is not None:
-                self._docs.move_to_end(doc_id)
-                return doc
-        self.prefetch([doc_id])
-        with self._lock:
-            if doc_id in self._docs:
-                return self._docs[doc_id]
-        raise KeyError(doc_id)
-
-    def __iter__(self) -> Iterator[str]:
-        with self._lock:
-            return iter(list(self._docs))
-
-    def __len__(self) -> int:
-        return len(self._docs)

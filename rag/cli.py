@@ -19,7 +19,8 @@ def _progress_bar(desc: str):
     def update(done: int, total: int, label: str) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=desc, unit="file", file=sys.stderr, leave=True)
+            # tqdm shows documents per second and the time left
+            bar = tqdm(total=total, desc=desc, unit="doc", file=sys.stderr, leave=True, smoothing=0.1)
         bar.set_postfix_str(label[-40:], refresh=False)
         bar.update(done - bar.n)
         if done >= total:
@@ -36,11 +37,15 @@ def _assistant():
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     assistant = _assistant()
-    report = assistant.ingest(args.paths or None, progress=_progress_bar("ingesting"))
+    report = assistant.ingest(
+        args.paths or None, progress=_progress_bar("ingesting"), replace=args.replace, rebuild=args.rebuild
+    )
     for error in report.errors:
         print(f"skipped: {error}", file=sys.stderr)
+    for message in report.refused:
+        print(f"refused: {message}", file=sys.stderr)
     print(report.summary())
-    return 1 if report.errors else 0
+    return 1 if report.errors or report.refused else 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -83,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="sync the store with article files (default: the corpus folder)")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders of .md/.txt articles")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders of .md/.txt/.html articles")
+    p.add_argument("--replace", action="store_true",
+                   help="let these files replace documents of the same id stored from other files")
+    p.add_argument("--rebuild", action="store_true",
+                   help="move a broken store aside and ingest again (default: the folders ingested before)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", help="answer a question with verbatim quotes")

@@ -97,6 +97,22 @@ class Settings(BaseSettings):
         description="Prefix of the Chroma collection names (chunks and documents).",
     )
 
+    # --- store reliability and scale (store, ingest, index) ---------------------------------------
+    chroma_timeout: float = Field(
+        default=30.0, gt=0,
+        description="Seconds before a call to the Chroma server times out: a frozen server must not hang a question.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the local model's ONNX export is kept (unset: $XDG_CACHE_HOME/rag or ~/.cache/rag); "
+        "shared by every data folder, so it is exported once per machine.",
+    )
+    generation_check_seconds: float = Field(
+        default=1.0, ge=0,
+        description="How long a question trusts the last look at the store's generation: another "
+        "process's ingest is seen within this many seconds.",
+    )
+
     # --- chunking and embedding ---------------------------------------------------------------
     chunk_size: int = Field(default=200, ge=32, le=2048, description="Chunk size in tokens.")
     chunk_overlap: int = Field(default=40, ge=0, le=512, description="Token overlap between chunks.")

@@ -117,18 +117,58 @@ def read_document(path: Path, doc_id: str | None = None) -> Document:
     return parse_document(path, read_bytes(path), doc_id)
 
 
-def iter_article_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
-    """Yield (file, doc_id) for every article under the given files and folders, sorted."""
+def iter_article_files(
+    paths: Iterable[Path], roots: Iterable[Path] = (), errors: list[CorpusError] | None = None
+) -> Iterator[tuple[Path, str]]:
+    """Yield (file, doc_id) for every article under the given files and folders, sorted.
+
+    A document's id is its path without suffix, relative to the outermost folder that contains it
+    among `roots` (folders ingested before) and the folder given now; a single file outside them is
+    named by its stem. So `rag ingest docs` then `rag ingest docs/howto` give `howto/x` both times.
+    Linked folders are followed once; a link that leads back into a folder being walked (a loop) or
+    to a folder already walked is reported in `errors` and skipped."""
+    import os
+
+    bases = [Path(r).resolve() for r in roots]
+
+    def base_of(real: Path, is_dir: bool) -> Path | None:
+        found = [b for b in bases + ([real] if is_dir else []) if real == b or real.is_relative_to(b)]
+        return min(found, key=lambda b: len(b.parts)) if found else None
+
+    def walk(root: Path) -> list[Path]:
+        files: list[Path] = []
+        seen = {os.path.realpath(root)}
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            here = os.path.realpath(dirpath)
+            for name in sorted(dirnames):
+                target = os.path.realpath(os.path.join(dirpath, name))
+                if name.startswith("."):
+                    dirnames.remove(name)  # hidden folders are never articles
+                elif target in seen or here == target or here.startswith(target + os.sep):
+                    if errors is not None:
+                        kind = "a symlink loop" if here == target or here.startswith(target + os.sep) else "a second link"
+                        errors.append(CorpusError(f"{Path(dirpath) / name} is {kind} (it leads to {target}); skipped",
+                                                  Path(dirpath) / name))
+                    dirnames.remove(name)
+                else:
+                    seen.add(target)
+            files += [Path(dirpath) / f for f in filenames]
+        return sorted(p for p in files if p.is_file())
+
     for root in paths:
+        root = Path(root)
+        if not root.exists():
+            raise CorpusError(f"{root} does not exist", root)
+        real = root.resolve()
+        base = base_of(real, root.is_dir())
         if root.is_dir():
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            prefix = real.relative_to(base) if base else Path()
+            for path in walk(root):
                 rel = path.relative_to(root)
                 if path.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in rel.parts):
-                    yield path, rel.with_suffix("").as_posix()
-        elif root.exists():
-            yield root, root.stem
+                    yield path, (prefix / rel).with_suffix("").as_posix()
         else:
-            raise CorpusError(f"{root} does not exist", root)
+            yield root, real.relative_to(base).with_suffix("").as_posix() if base else root.stem
 
 
 def load_documents(paths: Iterable[Path]) -> LoadResult:

@@ -1,12 +1,14 @@
 """Indexes derived from the store (BM25, corpus statistics), saved under data_dir and keyed by the
-store's generation: a restart loads them instead of rebuilding, and any write to the store makes
-the next process rebuild them once."""
+digest of the document versions they were built from: a restart (or another process) loads them
+instead of rebuilding, and any change to the documents makes the next reader rebuild them once."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -14,6 +16,7 @@ from typing import TypeVar
 from .config import Settings
 
 T = TypeVar("T")
+KEEP = 4  # saved versions per kind: readers of the last few generations all find theirs
 log = logging.getLogger(__name__)
 
 
@@ -42,14 +45,24 @@ def load_or_build(
             shutil.rmtree(path, ignore_errors=True)
     value = build()
     try:
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save(value, tmp)
-        for old in base.iterdir():
-            if old != tmp:
-                shutil.rmtree(old, ignore_errors=True)
-        tmp.rename(path)
+        try:
+            tmp.rename(path)
+        except OSError:  # another process saved the same version first
+            shutil.rmtree(tmp, ignore_errors=True)
+        saved = sorted((p for p in base.iterdir() if not p.name.endswith(".tmp")), key=_mtime, reverse=True)
+        for old in saved[KEEP:]:
+            shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         log.warning("could not save %s under %s: %s", kind, base, exc)
     return value
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

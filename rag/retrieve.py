@@ -1,125 +1,185 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25) retrievers from llama-index, fused by
-reciprocal rank, with an optional filter to given documents."""
+"""Hybrid retrieval over one pinned generation: dense (Chroma) and lexical (BM25, bm25s through
+llama-index) fused by llama-index's QueryFusionRetriever, with an optional filter to documents.
+
+Both sides return only chunks of the versions the generation pins, and every chunk's text is cut
+from the pinned document text, so a passage's offsets always point into the text it came from.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
-import threading
-from typing import Any
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
-from llama_index.core.schema import NodeWithScore
-from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle, RelatedNodeInfo, TextNode
 
 from .config import Settings
-from .derived import load_or_build
-from .embed import Embedder, LlamaIndexEmbedding
-from .store import Store, node_to_chunk
+from .embed import Embedder
+from .store import decode_spans, encode_spans
 from .types import Chunk
+
+if TYPE_CHECKING:
+    from .index import Index
 
 # bm25s warns when k exceeds the corpus size; we clamp k ourselves.
 logging.getLogger("llama_index.retrievers.bm25.base").setLevel(logging.ERROR)
 
+# Chunks of versions a generation does not pin (a newer ingest's, or an older one's not yet
+# deleted) can take places in the top k; asking for a few more keeps k of the pinned ones.
+OVERFETCH = 2
+
+
+def chunk_node(chunk: Chunk, text: str) -> TextNode:
+    """The llama-index node of a chunk. Dense and lexical hits are built here alike, so fusion
+    recognises the same chunk from both sides (it compares node hashes)."""
+    node = TextNode(
+        id_=chunk.chunk_id,
+        text=text,
+        start_char_idx=chunk.start,
+        end_char_idx=chunk.end,
+        metadata={"title": chunk.title, "start": chunk.start, "end": chunk.end,
+                  "sentences": encode_spans(chunk.sentences)},
+        excluded_embed_metadata_keys=["start", "end", "sentences"],
+        excluded_llm_metadata_keys=["start", "end", "sentences"],
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.doc_id)
+    return node
+
+
+class Lexical:
+    """BM25 over the chunks of one generation, and the table that turns a hit into a chunk
+    without parsing any stored JSON."""
+
+    def __init__(self, bm25: Any, table: list[Chunk]) -> None:
+        self.bm25, self.table = bm25, table
+        self._doc_index: dict[str, list[int]] = {}
+        for i, c in enumerate(table):
+            self._doc_index.setdefault(c.doc_id, []).append(i)
+
+    @classmethod
+    def build(cls, chunks: list[Chunk]) -> "Lexical | None":
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        if not chunks:
+            return None
+        nodes = [chunk_node(c, c.text) for c in chunks]
+        retriever = BM25Retriever(nodes=nodes, similarity_top_k=min(len(nodes), 10))
+        retriever.corpus = None  # the table below stands in; node dicts would double the memory
+        return cls(retriever, [Chunk(c.chunk_id, c.doc_id, c.title, "", c.start, c.end, 0.0, c.sentences) for c in chunks])
+
+    def save(self, folder: Path) -> None:
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.bm25.bm25.save(str(folder / "bm25"))
+        rows = [[c.chunk_id, c.doc_id, c.title, c.start, c.end, encode_spans(c.sentences)] for c in self.table]
+        (folder / "table.json").write_text(json.dumps(rows), encoding="utf-8")
+        (folder / "tokenizer.json").write_text(json.dumps({"pattern": self.bm25.token_pattern}), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "Lexical":
+        import bm25s
+        import Stemmer
+
+        with contextlib.redirect_stderr(io.StringIO()):  # bm25s draws a progress bar
+            bm25 = bm25s.BM25.load(str(folder / "bm25"))
+        tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        holder = _Loaded(bm25, Stemmer.Stemmer("english"), tokenizer["pattern"])
+        rows = json.loads((folder / "table.json").read_text(encoding="utf-8"))
+        return cls(holder, [Chunk(i, d, t, "", s, e, 0.0, decode_spans(sp)) for i, d, t, s, e, sp in rows])
+
+    def search(self, query: str, k: int, doc_ids: Sequence[str] | None) -> list[tuple[Chunk, float]]:
+        import bm25s
+        import numpy as np
+
+        r = self.bm25
+        total = len(self.table)
+        mask = None
+        if doc_ids:
+            mask = np.zeros(total, dtype=np.int64)
+            for d in doc_ids:
+                mask[self._doc_index.get(d, [])] = 1
+            if not mask.any():
+                return []
+        k = min(k, total)
+        if k <= 0:
+            return []
+        tokens = bm25s.tokenize(query, stemmer=r.stemmer, token_pattern=r.token_pattern, show_progress=False)
+        indexes, scores = r.bm25.retrieve(tokens, k=k, weight_mask=mask, show_progress=False)
+        return [(self.table[int(i)], float(s)) for i, s in zip(indexes[0], scores[0]) if s > 0]
+
+
+class _Loaded:
+    """The parts of llama-index's BM25Retriever a search needs, as loaded from disk."""
+
+    def __init__(self, bm25: Any, stemmer: Any, token_pattern: str) -> None:
+        self.bm25, self.stemmer, self.token_pattern = bm25, stemmer, token_pattern
+
+
+class _Side:
+    """One retriever as QueryFusionRetriever wants it: retrieve(query) -> nodes with scores."""
+
+    def __init__(self, hits: list[NodeWithScore]) -> None:
+        self._hits = hits
+
+    def retrieve(self, query: Any) -> list[NodeWithScore]:
+        return [NodeWithScore(node=h.node, score=h.score) for h in self._hits]
+
 
 class HybridRetriever:
-    """Finds passages for a query. The BM25 index is rebuilt only when the store changes."""
+    """Finds passages for a query within one pinned generation."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.settings = settings
-        self.store = store
-        self._embed_model = LlamaIndexEmbedding(embedder)
-        self._index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=self._embed_model)
-        self._bm25: Any = None
-        self._bm25_generation: str | None = None
-        self._lock = threading.Lock()
-
-    def prepare(self, generation: str) -> None:
-        """Build (or load) the lexical index for this generation ahead of the first query."""
-        self._lexical(generation)
-
-    def _lexical(self, generation: str) -> Any:
-        with self._lock:
-            if self._bm25 is None or self._bm25_generation != generation:
-                from llama_index.retrievers.bm25 import BM25Retriever
-
-                def build() -> Any:
-                    nodes = self.store.chunk_nodes()
-                    return BM25Retriever(nodes=nodes, similarity_top_k=min(len(nodes), 10)) if nodes else None
-
-                def save(bm25: Any, folder) -> None:
-                    if bm25 is not None:
-                        with contextlib.redirect_stderr(io.StringIO()):
-                            bm25.persist(str(folder))
-
-                def load(folder) -> Any:
-                    with contextlib.redirect_stderr(io.StringIO()):  # bm25s draws a progress bar
-                        return BM25Retriever.from_persist_dir(str(folder))
-
-                self._bm25 = load_or_build(self.settings, self.store.name, "bm25", generation, build, save, load)
-                self._bm25_generation = generation
-            return self._bm25
+        self.embedder = embedder
 
     def retrieve(
-        self, query: str, doc_ids: list[str] | None = None, top_k: int | None = None, generation: str | None = None
+        self, index: "Index", query: str, doc_ids: Sequence[str] | None = None, top_k: int | None = None
     ) -> list[Chunk]:
+        """Passages of the pinned versions, each with text cut from its pinned document. Raises
+        StaleIndex when a pinned version is gone (the caller moves to the newer generation)."""
         top_k = top_k or self.settings.top_k
-        generation = self.store.generation() if generation is None else generation
-        if not generation:
+        k = self.settings.candidate_k
+        if not index.manifest:
             return []
-        filters = None
-        if doc_ids:
-            filters = MetadataFilters(
-                filters=[MetadataFilter(key="doc_id", value=list(doc_ids), operator=FilterOperator.IN)]
-            )
-        retrievers = [self._index.as_retriever(similarity_top_k=self.settings.candidate_k, filters=filters)]
-        bm25 = self._lexical(generation)
-        if bm25 is not None:
-            retrievers.append(_FilteredBM25(bm25, self.settings.candidate_k, doc_ids))
+        vector = self.embedder.embed([query])[0]
+        dense = [(c, math.exp(-d)) for c, d in index.store.query(vector, k * OVERFETCH, doc_ids)]
+        dense = [(c, s) for c, s in dense if index.pins(c)][:k]
+        lexical = []
+        if index.lexical is not None:
+            lexical = [(c, s) for c, s in index.lexical.search(query, k * OVERFETCH, doc_ids) if index.pins(c)][:k]
+        docs = index.fetch([c.doc_id for c, _ in dense + lexical])
+        by_id: dict[str, Chunk] = {}
+
+        def hits(pairs: list[tuple[Chunk, float]]) -> list[NodeWithScore]:
+            out = []
+            for c, score in pairs:
+                text = docs[c.doc_id].text[c.start : c.end]
+                by_id[c.chunk_id] = Chunk(c.chunk_id, c.doc_id, c.title, text, c.start, c.end, 0.0, c.sentences)
+                out.append(NodeWithScore(node=chunk_node(c, text), score=score))
+            return out
+
+        sides = [_Side(hits(dense))]
+        if index.lexical is not None:
+            sides.append(_Side(hits(lexical)))
         fusion = QueryFusionRetriever(
-            retrievers,
+            sides,
             llm=MockLLM(),  # one query: the LLM is never called, but must not default to OpenAI
             num_queries=1,
             mode=self.settings.fusion,
             use_async=False,
             similarity_top_k=top_k,
         )
-        return [node_to_chunk(n.node, float(n.score or 0.0)) for n in fusion.retrieve(query)]
+        out = []
+        for n in fusion.retrieve(QueryBundle(query)):
+            c = by_id[n.node.node_id]
+            out.append(Chunk(c.chunk_id, c.doc_id, c.title, c.text, c.start, c.end, float(n.score or 0.0), c.sentences))
+        return out
 
 
-class _FilteredBM25:
-    """Queries the shared BM25 index for the top k, optionally only within given documents.
-    It asks bm25s for k hits (with a weight mask for the filter) and turns only those into
-    nodes: turning every node of a large corpus into an object on each query is what is slow."""
-
-    def __init__(self, retriever: Any, k: int, doc_ids: list[str] | None) -> None:
-        self._r, self._k, self._doc_ids = retriever, k, set(doc_ids or [])
-
-    def retrieve(self, query: Any) -> list[NodeWithScore]:
-        import bm25s
-        import numpy as np
-        from llama_index.core.vector_stores.utils import metadata_dict_to_node
-
-        r = self._r
-        text = query.query_str if hasattr(query, "query_str") else str(query)
-        tokens = bm25s.tokenize(text, stemmer=r.stemmer, token_pattern=r.token_pattern, show_progress=False)
-        total = int(r.bm25.scores.get("num_docs", 0))
-        mask = None
-        if self._doc_ids:
-            mask = np.array([int(r.corpus[i].get("doc_id") in self._doc_ids) for i in range(total)])
-            if not mask.any():
-                return []
-        k = min(self._k, total)
-        if k <= 0:
-            return []
-        indexes, scores = r.bm25.retrieve(tokens, k=k, weight_mask=mask, show_progress=False)
-        hits = []
-        for idx, score in zip(indexes[0], scores[0]):
-            if score <= 0:
-                continue
-            entry = idx if isinstance(idx, dict) else r.corpus[int(idx)]
-            hits.append(NodeWithScore(node=metadata_dict_to_node(entry), score=float(score)))
-        return hits
+__all__ = ["HybridRetriever", "Lexical", "chunk_node"]

@@ -1,22 +1,30 @@
 """Chroma in one place: an embedded persistent store by default, or a `chroma run` server.
 
-Two collections per embedding model, so vectors of different models never mix:
-`<prefix>-chunks-<model>` holds chunk nodes (through llama-index's ChromaVectorStore) and
-`<prefix>-docs-<model>` holds each document's full text, title and fingerprint.
+Every stored version of a document is immutable and named `doc_id@version` (the version is the
+file's fingerprint): its text, its chunks and its sentence vectors. A small pointer row per document
+says which version is current, and the `generation` row (written once at the end of an ingest) is
+a digest of all pointers. A reader pins the pointers it read and only ever combines rows of those
+versions, so offsets never meet the text of another version. Superseded versions are kept one
+ingest longer, for readers still pinned to them, then deleted.
+
+Collections (per embedding model, so vectors of different models never mix):
+  pointers  one row per document: current version, previous version, title, source
+  texts     one row per version: the full text
+  chunks    one row per chunk of a version, with its vector and offsets
+  sentences one row per sentence of a version, with its vector
+  state     the generation row
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
 import os
 import re
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
-
-from llama_index.core.schema import BaseNode, TextNode
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from .config import Settings
 from .errors import StoreError
@@ -24,6 +32,10 @@ from .types import Chunk, Document
 
 # Chroma reads these at import; the product makes no outside call the user did not configure.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+LAYOUT = "v2"  # versioned rows; stores written by the first layout are re-ingested
+_KINDS = ("pointers", "texts", "chunks", "sentences", "state")
+_OPENING = threading.Lock()  # Chroma's per-process registry of embedded stores is not thread-safe
 
 
 @dataclass(frozen=True)
@@ -36,32 +48,91 @@ class StoredDocument:
     fingerprint: str
     chunks: int
     outlet: str = ""
+    previous: str = ""  # the version this one replaced, kept one ingest longer for pinned readers
+
+    @property
+    def version(self) -> str:
+        return self.fingerprint
+
+    @property
+    def key(self) -> str:
+        return version_key(self.doc_id, self.fingerprint)
+
+
+@dataclass
+class PreparedDocument:
+    """One version of a document ready to write: chunks and sentences with their vectors."""
+
+    doc: Document
+    fingerprint: str
+    chunks: list[tuple[int, int, tuple[tuple[int, int], ...], list[float]]]  # start, end, sentences, vector
+    sentences: list[tuple[int, int, list[float]]]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def version_key(doc_id: str, version: str) -> str:
+    return f"{doc_id}@{version}"
+
+
+def span_id(key: str, start: int, end: int) -> str:
+    """Id of a chunk or sentence row: `doc_id@version:start-end`."""
+    return f"{key}:{start}-{end}"
+
+
+def encode_spans(spans: Iterable[tuple[int, int]]) -> str:
+    return ",".join(f"{a}-{b}" for a, b in spans)
+
+
+def decode_spans(value: object) -> tuple[tuple[int, int], ...]:
+    """Sentence offsets as a chunk row stores them: "0-57,58-140"."""
+    if not value:
+        return ()
+    return tuple((int(a), int(b)) for a, b in (part.split("-") for part in str(value).split(",")))
+
+
+def manifest_digest(pointers: Iterable[StoredDocument]) -> str:
+    """Names a set of document versions; derived indexes are saved under it."""
+    h = hashlib.sha256()
+    for d in sorted(pointers, key=lambda d: d.doc_id):
+        h.update(f"{d.doc_id}\0{d.fingerprint}\n".encode())
+    return h.hexdigest()[:24]
 
 
 def _collection_name(prefix: str, kind: str, model: str) -> str:
-    name = re.sub(r"[^a-zA-Z0-9._-]+", "-", f"{prefix}-{kind}-{model}").strip("-._")
+    name = re.sub(r"[^a-zA-Z0-9._-]+", "-", f"{prefix}-{LAYOUT}-{kind}-{model}").strip("-._")
     return name[:512]
 
 
 class Store:
-    """Chunks and documents in Chroma. Every method raises StoreError, never a Chroma exception."""
+    """Versions and pointers in Chroma. Every method raises StoreError, never a Chroma exception."""
 
     def __init__(self, settings: Settings, model_name: str) -> None:
         self.settings = settings
+        self._reopen_source = False  # set once a newer handle replaced this one
+        self._system: Any = None
         self.model_name = model_name
         self.location = settings.chroma_url or str(settings.data_dir / "chroma")
         self._lock = threading.RLock()
-        self._client = self._connect()
-        try:
-            self._chunks = self._collection("chunks")
-            self._docs = self._collection("docs")
-            self._state = self._collection("state")
-            self._sentences = self._collection("sentences")
-        except Exception as exc:  # noqa: BLE001 - Chroma raises many types for a broken store
-            raise StoreError(self._broken(exc)) from exc
-        self._vector_store: Any = None
+        self.fresh = False  # True when this open created the store (nothing was there before)
+        self._client: Any = None
+        self._cols: dict[str, Any] = {}
+        self._open()
 
     # --- connection -------------------------------------------------------------------------
+    def _open(self) -> None:
+        if not self.settings.chroma_url:
+            folder = self.settings.data_dir / "chroma"
+            self.fresh = not folder.exists() or not any(folder.iterdir())
+        self._client = self._connect()
+        try:
+            existing = {getattr(c, "name", c) for c in self._client.list_collections()}
+            if self.settings.chroma_url:
+                self.fresh = not any(_collection_name(self.settings.collection, k, self.model_name) in existing
+                                     for k in _KINDS)
+            self._cols = {kind: self._collection(kind) for kind in _KINDS}
+        except Exception as exc:  # noqa: BLE001 - Chroma raises many types for a broken store
+            raise StoreError(self._broken(exc)) from exc
+
     def _connect(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -72,28 +143,63 @@ class Store:
                 url = urlparse(self.settings.chroma_url)
                 if url.scheme not in ("http", "https") or not url.hostname:
                     raise StoreError(f"RAG_CHROMA_URL {self.settings.chroma_url!r} is not an http(s) URL")
+                _heartbeat(self.settings.chroma_url, self.settings.chroma_timeout)  # the client's own checks wait forever
                 client = chromadb.HttpClient(
                     host=url.hostname,
                     port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
                 )
+                _set_timeout(client, self.settings.chroma_timeout)
                 client.heartbeat()
                 return client
             path = self.settings.data_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            with _OPENING:
+                # Chroma shares one system per path inside a process; only a new one sees what was
+                # written meanwhile by others (its vector index is loaded once, never refreshed).
+                from chromadb.api.shared_system_client import SharedSystemClient
+
+                SharedSystemClient._identifier_to_system.pop(str(path), None)
+                SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                self._system = getattr(client, "_system", None)  # to close this handle, not its successor
+                return client
         except StoreError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise StoreError(self._broken(exc)) from exc
+
+    def reopen(self) -> "Store":
+        """A new handle on the same store that sees every write made so far, by any process.
+        The old handle stays usable for readers still holding it."""
+        self._reopen_source = True
+        return Store(self.settings, self.model_name)
+
+    def close(self) -> None:
+        """Release a handle replaced by `reopen` (embedded mode; its memory and files)."""
+        system, self._system = getattr(self, "_system", None), None
+        if system is not None and self._reopen_source:
+            try:
+                system.stop()
+            except Exception:  # noqa: BLE001 - already stopped
+                pass
+
+    def drop(self) -> None:
+        """Delete this store's collections (server mode `rag ingest --rebuild`)."""
+        for kind in _KINDS:
+            name = _collection_name(self.settings.collection, kind, self.model_name)
+            try:
+                self._client.delete_collection(name)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
 
     def _broken(self, exc: Exception) -> str:
         if self.settings.chroma_url:
             return f"cannot reach the Chroma server at {self.settings.chroma_url}: {exc}"
         return (
             f"the store at {self.location} cannot be opened ({exc}). "
-            "Move that folder aside (or set RAG_DATA_DIR elsewhere) and run `rag ingest` to rebuild it."
+            "Run `rag ingest --rebuild` to move it aside and ingest the articles again."
         )
 
     @property
@@ -108,19 +214,9 @@ class Store:
             embedding_function=None,  # we embed ourselves; Chroma's default would fetch a model
         )
 
-    @property
-    def vector_store(self) -> Any:
-        """llama-index's view of the chunk collection, for its retrievers."""
-        if self._vector_store is None:
-            from llama_index.vector_stores.chroma import ChromaVectorStore
-
-            self._vector_store = ChromaVectorStore(chroma_collection=self._chunks)
-        return self._vector_store
-
     def _guard(self, what: str, fn, *args, **kwargs):
         try:
-            with self._lock:
-                return fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         except StoreError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -128,152 +224,214 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------------
     def documents(self) -> list[StoredDocument]:
-        result = self._guard("list documents", self._docs.get, include=["metadatas"])
-        out = [
-            StoredDocument(
-                doc_id=doc_id,
-                title=str(meta.get("title", doc_id)),
-                source=str(meta.get("source", "")),
-                fingerprint=str(meta.get("fingerprint", "")),
-                chunks=int(meta.get("chunks", 0)),
-                outlet=str(meta.get("outlet", "")),
-            )
-            for doc_id, meta in zip(result["ids"], result["metadatas"])
-        ]
+        """The current version of every document (the pointer rows)."""
+        result = self._guard("list documents", self._cols["pointers"].get, include=["metadatas"])
+        out = [_pointer(doc_id, meta) for doc_id, meta in zip(result["ids"], result["metadatas"])]
         return sorted(out, key=lambda d: d.doc_id)
 
-    def document(self, doc_id: str) -> Document | None:
-        return self.documents_by_id([doc_id]).get(doc_id)
-
-    def chunk_nodes(self) -> list[BaseNode]:
-        """Every chunk as a llama-index node (for the lexical index)."""
-        result = self._guard("read chunks", self._chunks.get, include=["documents", "metadatas"])
-        nodes = []
-        for text, meta in zip(result["documents"], result["metadatas"]):
-            nodes.append(metadata_dict_to_node(meta, text=text))
-        return nodes
-
-    def chunks(self) -> list[Chunk]:
-        """Every stored chunk with its offsets."""
-        return [node_to_chunk(node) for node in self.chunk_nodes()]
-
-    def chunk_count(self) -> int:
-        return self._guard("count chunks", self._chunks.count)
-
     def generation(self) -> str:
-        """A token that changes whenever a document is written or deleted ("" for an empty store).
-        One small read: caches (BM25, corpus statistics) are keyed by it."""
-        result = self._guard("read the store state", self._state.get, ids=["generation"], include=["metadatas"])
-        if result["ids"]:
-            return str(result["metadatas"][0].get("value", ""))
-        return "" if self._guard("count documents", self._docs.count) == 0 else "unversioned"
+        """The digest written by the last finished ingest ("" for an empty store). One small read."""
+        state = self._guard("read the store state", self._cols["state"].get, ids=["generation"], include=["metadatas"])
+        if state["ids"]:
+            return str(state["metadatas"][0].get("value", ""))
+        count = self._guard("count documents", self._cols["pointers"].count)
+        return f"unfinished-{count}" if count else ""
 
-    def _bump(self) -> None:
-        import uuid
-
-        token = uuid.uuid4().hex if self._docs.count() else ""
-        self._state.upsert(ids=["generation"], embeddings=[[1.0]], metadatas=[{"value": token}])
-
-    def documents_by_id(self, doc_ids: list[str]) -> dict[str, Document]:
-        """Several documents in one read."""
-        if not doc_ids:
+    def texts(self, keys: Sequence[str]) -> dict[str, Document]:
+        """Versions of documents by `doc_id@version` (missing ones are left out)."""
+        if not keys:
             return {}
-        result = self._guard("read documents", self._docs.get, ids=list(doc_ids), include=["documents", "metadatas"])
-        return {i: _document(i, t, m) for i, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
+        result = self._guard("read documents", self._cols["texts"].get, ids=list(keys), include=["documents", "metadatas"])
+        return {k: _document(t, m) for k, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
 
-    # --- writing ----------------------------------------------------------------------------
+    def chunk_rows(self, manifest: Mapping[str, StoredDocument]) -> list[Chunk]:
+        """Every chunk of the pinned versions, read in pages (for statistics and BM25)."""
+        wanted = {d.key for d in manifest.values()}
+        out: list[Chunk] = []
+        page = 5000
+        offset = 0
+        while True:
+            result = self._guard(
+                "read chunks", self._cols["chunks"].get, include=["documents", "metadatas"], limit=page, offset=offset
+            )
+            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"]):
+                if meta.get("vkey") in wanted:
+                    out.append(_chunk(cid, text, meta))
+            if len(result["ids"]) < page:
+                return out
+            offset += page
+
+    def query(self, vector: list[float], k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+        """The k nearest chunk rows (any version) with their distances; no text is read."""
+        where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids else None
+        result = self._guard(  # Chroma returns fewer than k when it has fewer
+            "search chunks", self._cols["chunks"].query, query_embeddings=[vector], n_results=k, where=where,
+            include=["metadatas", "distances"],
+        )
+        return [(_chunk(cid, "", meta), float(dist))
+                for cid, meta, dist in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])]
+
     def sentence_vectors(self, ids: list[str]) -> dict[str, Any]:
-        """Stored vectors of sentences, by id `doc_id:start-end` (missing ids are left out)."""
+        """Stored vectors of sentences by `doc_id@version:start-end` (missing ids are left out)."""
         if not ids:
             return {}
-        result = self._guard("read sentence vectors", self._sentences.get, ids=ids, include=["embeddings"])
+        result = self._guard("read sentence vectors", self._cols["sentences"].get, ids=ids, include=["embeddings"])
         return dict(zip(result["ids"], result["embeddings"]))
 
-    def replace_document(
-        self, doc: Document, fingerprint: str, nodes: list[TextNode], sentences: list[tuple[int, int, list[float]]]
-    ) -> None:
-        """Swap a document's chunks for new ones; the document row is written last, so an
-        interrupted write leaves a stale fingerprint and the next ingest redoes it."""
-        if not nodes:
-            raise StoreError(f"{doc.doc_id} has no chunks to store")
+    def chunk_count(self) -> int:
+        return len(self.chunks())
 
-        def write() -> None:
-            self._docs.delete(ids=[doc.doc_id])
-            self._chunks.delete(where={"doc_id": doc.doc_id})
-            self._sentences.delete(where={"doc_id": doc.doc_id})
-            self.vector_store.add(nodes)
-            for i in range(0, len(sentences), 1000):
-                batch = sentences[i : i + 1000]
-                self._sentences.add(
-                    ids=[sentence_id(doc.doc_id, s, e) for s, e, _ in batch],
-                    embeddings=[v for _, _, v in batch],
-                    metadatas=[{"doc_id": doc.doc_id, "start": s, "end": e} for s, e, _ in batch],
-                )
-            self._docs.upsert(
-                ids=[doc.doc_id],
-                documents=[doc.text],
-                embeddings=[_mean([n.embedding for n in nodes])],
-                metadatas=[
-                    {
-                        "title": doc.title,
-                        "source": doc.source,
-                        "fingerprint": fingerprint,
-                        "chunks": len(nodes),
-                        **{k: v for k, v in doc.metadata.items() if k not in ("title", "source")},
-                    }
-                ],
-            )
-            self._bump()
+    def chunks(self) -> list[Chunk]:
+        """Every chunk of the current versions, with its text and offsets."""
+        return self.chunk_rows({d.doc_id: d for d in self.documents()})
 
-        self._guard(f"write {doc.doc_id}", write)
+    # --- writing ----------------------------------------------------------------------------
+    def write(self, docs: list[PreparedDocument], stored: Mapping[str, StoredDocument]) -> None:
+        """Write new versions of several documents in bulk, then their pointers. A version's rows
+        are complete before its pointer names it, so an interrupted write leaves every document
+        at its old or its new version, never between; the next ingest redoes the rest."""
+        if not docs:
+            return
+        for p in docs:
+            if not p.chunks:
+                raise StoreError(f"{p.doc.doc_id} has no chunks to store")
+        with self._lock:
+            texts_ids, texts, texts_meta = [], [], []
+            c_ids, c_vecs, c_docs, c_meta = [], [], [], []
+            s_ids, s_vecs, s_meta = [], [], []
+            for p in docs:
+                key = version_key(p.doc.doc_id, p.fingerprint)
+                texts_ids.append(key)
+                texts.append(p.doc.text)
+                texts_meta.append({"doc_id": p.doc.doc_id, "vkey": key, **_doc_meta(p.doc)})
+                for start, end, sents, vec in p.chunks:
+                    c_ids.append(span_id(key, start, end))
+                    c_vecs.append(vec)
+                    c_docs.append(p.doc.text[start:end])
+                    c_meta.append({"doc_id": p.doc.doc_id, "vkey": key, "title": p.doc.title,
+                                   "start": start, "end": end, "sentences": encode_spans(sents)})
+                for start, end, vec in p.sentences:
+                    s_ids.append(span_id(key, start, end))
+                    s_vecs.append(vec)
+                    s_meta.append({"doc_id": p.doc.doc_id, "vkey": key})
+            self._upsert("texts", texts_ids, [[1.0]] * len(texts_ids), texts_meta, texts)
+            self._upsert("chunks", c_ids, c_vecs, c_meta, c_docs)
+            self._upsert("sentences", s_ids, s_vecs, s_meta)
+            pointers, stale = [], []
+            for p in docs:
+                old = stored.get(p.doc.doc_id)
+                previous = ""
+                if old is not None:
+                    previous = old.fingerprint if old.fingerprint != p.fingerprint else old.previous
+                    # the version two steps back: no pinned reader should still need it
+                    if old.previous and old.previous not in (old.fingerprint, p.fingerprint):
+                        stale.append(version_key(p.doc.doc_id, old.previous))
+                pointers.append({**_doc_meta(p.doc), "fingerprint": p.fingerprint, "chunks": len(p.chunks),
+                                 "previous": previous})
+            self._upsert("pointers", [p.doc.doc_id for p in docs], [[1.0]] * len(docs), pointers)
+            self._delete_versions(stale)
 
-    def delete_document(self, doc_id: str) -> None:
-        def delete() -> None:
-            self._docs.delete(ids=[doc_id])
-            self._chunks.delete(where={"doc_id": doc_id})
-            self._sentences.delete(where={"doc_id": doc_id})
-            self._bump()
+    def delete_documents(self, docs: Sequence[StoredDocument]) -> None:
+        """Drop documents: their pointers, then every version of them."""
+        if not docs:
+            return
+        with self._lock:
+            self._guard("delete documents", self._cols["pointers"].delete, ids=[d.doc_id for d in docs])
+            self._delete_versions([d.key for d in docs] + [version_key(d.doc_id, d.previous) for d in docs if d.previous])
 
-        self._guard(f"delete {doc_id}", delete)
+    def publish(self, digest: str | None = None) -> str:
+        """Write the generation row once an ingest is done: readers switch when they see it."""
+        with self._lock:
+            digest = digest if digest is not None else manifest_digest(self.documents())
+            value = digest if self._cols["pointers"].count() else ""
+            self._guard("write the store state", self._cols["state"].upsert,
+                        ids=["generation"], embeddings=[[1.0]], metadatas=[{"value": value}])
+            return value
+
+    def _upsert(self, kind: str, ids, embeddings, metadatas, documents=None) -> None:
+        col = self._cols[kind]
+        size = max(1, min(5000, self._max_batch()))
+        for i in range(0, len(ids), size):
+            part = slice(i, i + size)
+            kwargs = {"ids": ids[part], "embeddings": embeddings[part], "metadatas": metadatas[part]}
+            if documents is not None:
+                kwargs["documents"] = documents[part]
+            self._guard(f"write {kind}", col.upsert, **kwargs)
+
+    def _delete_versions(self, keys: list[str]) -> None:
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            self._guard("delete old versions", self._cols["texts"].delete, ids=part)
+            for kind in ("chunks", "sentences"):
+                self._guard("delete old versions", self._cols[kind].delete, where={"vkey": {"$in": part}})
+
+    def _max_batch(self) -> int:
+        try:
+            return int(self._client.get_max_batch_size())
+        except Exception:  # noqa: BLE001 - older servers do not say
+            return 1000
 
 
-def sentence_id(doc_id: str, start: int, end: int) -> str:
-    return f"{doc_id}:{start}-{end}"
+def _heartbeat(url: str, seconds: float) -> None:
+    import urllib.request
+
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=seconds) as reply:
+            reply.read()
+    except OSError as exc:
+        raise StoreError(f"cannot reach the Chroma server at {url} within {seconds:g}s: {exc}") from exc
 
 
-def _document(doc_id: str, text: str, meta: dict | None) -> Document:
+def _set_timeout(client: Any, seconds: float) -> None:
+    """Chroma's HTTP client waits forever by default; a frozen server must not hang a question."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is not None:
+        session.timeout = httpx.Timeout(seconds)
+
+
+def _doc_meta(doc: Document) -> dict[str, str]:
+    return {"title": doc.title, "source": doc.source,
+            **{k: v for k, v in doc.metadata.items() if k not in ("title", "source", "doc_id", "vkey")}}
+
+
+def _pointer(doc_id: str, meta: dict | None) -> StoredDocument:
+    meta = meta or {}
+    return StoredDocument(
+        doc_id=doc_id,
+        title=str(meta.get("title", doc_id)),
+        source=str(meta.get("source", "")),
+        fingerprint=str(meta.get("fingerprint", "")),
+        chunks=int(meta.get("chunks", 0)),
+        outlet=str(meta.get("outlet", "")),
+        previous=str(meta.get("previous", "")),
+    )
+
+
+def _document(text: str, meta: dict | None) -> Document:
     meta = dict(meta or {})
+    doc_id = str(meta.pop("doc_id"))
+    meta.pop("vkey", None)
     title = str(meta.pop("title", doc_id))
     source = str(meta.pop("source", ""))
-    extra = {k: str(v) for k, v in meta.items() if k not in ("fingerprint", "chunks")}
-    return Document(doc_id=doc_id, title=title, text=text, source=source, metadata=extra)
+    return Document(doc_id=doc_id, title=title, text=text, source=source, metadata={k: str(v) for k, v in meta.items()})
 
 
-def decode_spans(value: object) -> tuple[tuple[int, int], ...]:
-    """Sentence offsets as a chunk's metadata stores them: "0-57,58-140"."""
-    if not value:
-        return ()
-    return tuple((int(a), int(b)) for a, b in (part.split("-") for part in str(value).split(",")))
-
-
-def node_to_chunk(node: BaseNode, score: float = 0.0) -> Chunk:
-    """Our view of a llama-index chunk node; offsets come from its metadata."""
-    meta = node.metadata
+def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
     return Chunk(
-        chunk_id=node.node_id,
-        doc_id=node.ref_doc_id or "",
+        chunk_id=chunk_id,
+        doc_id=str(meta["doc_id"]),
         title=str(meta.get("title", "")),
-        text=node.get_content(),
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
-        score=score,
+        text=text or "",
+        start=int(meta["start"]),
+        end=int(meta["end"]),
         sentences=decode_spans(meta.get("sentences")),
     )
 
 
-def _mean(vectors: list[list[float] | None]) -> list[float]:
-    rows = [v for v in vectors if v]
-    dim = len(rows[0])
-    mean = [sum(r[i] for r in rows) / len(rows) for i in range(dim)]
-    norm = math.sqrt(sum(x * x for x in mean)) or 1.0
-    return [x / norm for x in mean]
+def chunk_version_key(chunk: Chunk) -> str:
+    """`doc_id@version` of a chunk row, from its id."""
+    return chunk.chunk_id.rsplit(":", 1)[0]

@@ -56,17 +56,44 @@ def no_network(monkeypatch):
     yield
 
 
+# Kept for the whole session (and passed to the CLI's processes): the model is exported to ONNX once.
+SESSION_KEYS = ("RAG_MODEL_CACHE_DIR", "RAG_TEST_CHROMA_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory) -> Path:
+    """One ONNX export for the whole test session, whatever data folder a test uses."""
+    folder = os.environ.get("RAG_MODEL_CACHE_DIR") or str(tmp_path_factory.mktemp("models"))
+    os.environ["RAG_MODEL_CACHE_DIR"] = folder
+    return Path(folder)
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     """Tests never pick up a developer's model endpoint or store."""
     for key in list(os.environ):
-        if key.startswith("RAG_") or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        if (key.startswith("RAG_") and key not in SESSION_KEYS) or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
             monkeypatch.delenv(key, raising=False)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Markers for choosing a subset: `browser` (headless Chromium), `slow` (processes, servers,
+    the real model on many texts). The quick subset: pytest -m "not slow and not browser"."""
+    for item in items:
+        name = item.nodeid
+        if "test_ui_browser" in name:
+            item.add_marker(pytest.mark.browser)
+        if any(part in name for part in SLOW):
+            item.add_marker(pytest.mark.slow)
+
+
+SLOW = ("test_cli.py", "test_concurrency.py", "test_scale.py::test_server_mode", "test_evals.py",
+        "test_ingest.py::test_a_killed")
+
+
 @pytest.fixture(scope="session")
-def minilm(tmp_path_factory) -> MiniLMEmbedder:
-    return MiniLMEmbedder(cache_dir=tmp_path_factory.mktemp("models"))
+def minilm(model_cache) -> MiniLMEmbedder:
+    return MiniLMEmbedder(cache_dir=model_cache)
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import pytest
 def run(tmp_path, *args, env_extra=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") and not k.startswith("OPENAI_")}
     env.update({"RAG_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"})
+    if os.environ.get("RAG_MODEL_CACHE_DIR"):  # the session's one ONNX export
+        env["RAG_MODEL_CACHE_DIR"] = os.environ["RAG_MODEL_CACHE_DIR"]
     env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "rag", *args], capture_output=True, text=True, env=env, timeout=300
@@ -60,3 +62,20 @@ def test_reingest_is_a_no_op_and_bad_input_exits_nonzero(store_dir, tmp_path):
     assert skipped.returncode == 1 and "bad.txt" in skipped.stderr
     missing = run(store_dir, "ingest", str(tmp_path / "nope"))
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_a_clashing_id_is_refused_and_rebuild_repairs_a_corrupt_store(store_dir, tmp_path):
+    from rag.config import BUNDLED_CORPUS
+
+    other = tmp_path / "other"
+    other.mkdir()
+    name = next(BUNDLED_CORPUS.glob("cnn-*.md")).name
+    (other / name).write_text("Another article\n\nSame file name, different source.\n", encoding="utf-8")
+    refused = run(store_dir, "ingest", str(other))
+    assert refused.returncode == 1 and "refused:" in refused.stderr and "--replace" in refused.stderr
+
+    fresh = tmp_path / "fresh"
+    assert run(fresh, "ingest", str(other)).returncode == 0
+    (fresh / "data" / "chroma" / "chroma.sqlite3").write_bytes(b"not a database" * 100)  # its message: test_store
+    rebuilt = run(fresh, "ingest", "--rebuild")
+    assert rebuilt.returncode == 0 and "1 added" in rebuilt.stdout, rebuilt.stderr

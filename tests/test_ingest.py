@@ -3,6 +3,7 @@ file or a broken store damage what is already stored."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -51,10 +52,10 @@ def test_changed_article_is_replaced_and_removed_article_deleted(tmp_path, corpu
     assert "ap-china-surging-equipment-sales-russia" not in ids
     assert "zeppelins" in assistant.document(cnn.stem).text
     assert assistant.store.chunk_count() < before
-    # no stale chunks of the old CNN version or of the deleted AP article remain
-    for node in assistant.store.chunk_nodes():
-        doc = assistant.document(node.ref_doc_id)
-        assert doc.text[node.metadata["start"] : node.metadata["end"]] == node.text
+    # the current chunks are those of the new CNN version; none of the deleted AP article remain
+    for chunk in assistant.store.chunks():
+        doc = assistant.document(chunk.doc_id)
+        assert doc.text[chunk.start : chunk.end] == chunk.text
 
 
 def test_bad_file_is_reported_by_name_and_the_store_is_untouched(tmp_path, corpus):
@@ -98,3 +99,44 @@ def test_corrupt_store_gives_a_clear_error(tmp_path, corpus):
     with pytest.raises(StoreError) as info:
         assistant.ask("anything at all?")
     assert "rag ingest" in str(info.value) or "cannot" in str(info.value)
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from rag import Assistant, Settings
+from tests.fakes import HashEmbedder
+
+def progress(done, total, label):
+    if done >= int(sys.argv[3]):
+        os.kill(os.getpid(), signal.SIGKILL)  # as a user's Ctrl-\\\\ or the OOM killer would
+
+Assistant(Settings(data_dir=Path(sys.argv[1])), embedder=HashEmbedder()).ingest([Path(sys.argv[2])], progress=progress)
+"""
+
+
+def test_a_killed_ingest_leaves_whole_documents_and_the_next_one_continues(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(120):
+        body = " ".join(f"The depot {i} shipped {i * 7 + k} crates of grain on day {k}." for k in range(10))
+        (folder / f"n{i:03}.md").write_text(f"Depot {i}\n\n{body}\n")  # ~50 documents per written group
+    root = Path(__file__).resolve().parent.parent
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "data"), str(folder), "70"],
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, timeout=120)
+    assert killed.returncode == -9
+    reader = Assistant(Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder())
+    visible = [d.doc_id for d in reader.documents()]
+    assert 0 < len(visible) < 120  # some groups were written, not all
+    stored = reader.store.chunks()
+    for doc_id in visible:  # each one whole: its text and every chunk
+        doc = reader.document(doc_id)
+        chunks = [c for c in stored if c.doc_id == doc_id]
+        assert chunks and all(doc.text[c.start : c.end] == c.text for c in chunks)
+    resumed = reader.ingest([folder])
+    assert sorted(resumed.unchanged) == sorted(visible) and len(resumed.added) == 120 - len(visible)
+    assert len(reader.documents()) == 120

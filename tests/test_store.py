@@ -1,0 +1,119 @@
+"""The store does not surprise: ids independent of the folder passed, no silent replacement or
+rebuild, clear messages for an emptied, corrupt, locked or frozen store, loops reported."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from rag import Assistant, Settings, StoreError
+from rag.config import BUNDLED_CORPUS
+from rag.ingest import writer_lock
+
+from .fakes import HashEmbedder
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def make(tmp_path, **kw) -> Assistant:
+    return Assistant(Settings(data_dir=tmp_path / "data", **kw), embedder=HashEmbedder())
+
+
+def test_ids_do_not_depend_on_the_folder_passed(tmp_path):
+    docs = tmp_path / "docs"
+    write(docs / "howto" / "annotations.md", "Annotations\n\nAnnotations are read at runtime.\n")
+    write(docs / "intro.md", "Intro\n\nThe tutorial starts here.\n")
+    assistant = make(tmp_path)
+    assert sorted(assistant.ingest([docs]).added) == ["howto/annotations", "intro"]
+    again = assistant.ingest([docs / "howto"])  # a subfolder later: same ids, nothing re-embedded
+    assert again.unchanged == ["howto/annotations"] and not again.added and not again.removed
+    assert [d.doc_id for d in assistant.documents()] == ["howto/annotations", "intro"]
+
+
+def test_the_same_id_from_another_folder_is_refused_unless_replaced(tmp_path):
+    write(tmp_path / "a" / "report.md", "Report A\n\nThe depot shipped 40 crates.\n")
+    write(tmp_path / "b" / "report.md", "Report B\n\nThe depot shipped 90 crates.\n")
+    assistant = make(tmp_path)
+    assistant.ingest([tmp_path / "a"])
+    refused = assistant.ingest([tmp_path / "b"])
+    assert not refused.updated and len(refused.refused) == 1
+    assert "already stored from" in refused.refused[0] and "--replace" in refused.refused[0]
+    assert "40 crates" in assistant.document("report").text
+    replaced = assistant.ingest([tmp_path / "b"], replace=True)
+    assert replaced.updated == ["report"] and "90 crates" in assistant.document("report").text
+
+
+def test_an_emptied_store_says_so_and_names_what_to_ingest(tmp_path):
+    folder = tmp_path / "articles"
+    shutil.copytree(BUNDLED_CORPUS, folder)
+    make(tmp_path).ingest([folder])
+    (tmp_path / "data" / "chroma" / "chroma.sqlite3").unlink()
+    with pytest.raises(StoreError) as info:
+        make(tmp_path).ask("How much did trade between China and Russia reach in 2023?")
+    assert "holds no articles" in str(info.value) and str(folder) in str(info.value)
+
+
+def test_a_corrupt_store_is_explained_and_rebuild_repairs_it(tmp_path):
+    folder = tmp_path / "articles"
+    shutil.copytree(BUNDLED_CORPUS, folder)
+    make(tmp_path).ingest([folder])
+    (tmp_path / "data" / "chroma" / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="rag ingest --rebuild"):
+        make(tmp_path).ask("anything at all?")
+    report = make(tmp_path).ingest(rebuild=True)  # the folders ingested before
+    assert len(report.added) == 3
+    assert make(tmp_path).ask("How much did trade between China and Russia reach in 2023?").citations
+
+
+def test_a_second_writer_is_told_who_is_writing(tmp_path):
+    assistant = make(tmp_path)
+    with writer_lock(assistant.settings):
+        with pytest.raises(StoreError, match="another ingest"):
+            assistant.ingest()
+    assert assistant.ingest().added  # free again afterwards
+
+
+def test_a_symlink_loop_is_reported(tmp_path):
+    folder = tmp_path / "articles"
+    write(folder / "sub" / "note.md", "Note\n\nThe ferry runs daily.\n")
+    (folder / "sub" / "loop").symlink_to(folder)
+    report = make(tmp_path).ingest([folder])
+    assert report.added == ["sub/note"]
+    assert any("symlink loop" in str(e) for e in report.errors)
+
+
+def test_a_frozen_chroma_server_times_out(tmp_path):
+    """A server that accepts connections and never answers must not hang a question."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreError, match="cannot reach the Chroma server"):
+            make(tmp_path, chroma_url=url, chroma_timeout=0.5).ask("anything?")
+    finally:
+        server.close()
+    assert time.monotonic() - started < 10
+
+
+def test_a_running_reader_finds_the_vectors_another_writer_added(tmp_path):
+    """Embedded Chroma never refreshes a loaded vector index; the reader must reopen to see them."""
+    write(tmp_path / "a" / "bridge.md", "Bridge vote\n\nThe council approved a footbridge.\n")
+    write(tmp_path / "b" / "ferry.md", "Ferry news\n\nThe Kerran ferry resumed its schedule on Tuesday.\n")
+    make(tmp_path).ingest([tmp_path / "a"])
+    reader = make(tmp_path, generation_check_seconds=0)
+    reader.ask("What did the council approve?")  # its vector index is loaded now
+    make(tmp_path).ingest([tmp_path / "b"])  # another handle on the store, as another process has
+    vector = HashEmbedder().embed(["The Kerran ferry resumed its schedule on Tuesday."])[0]
+    hits = [c.doc_id for c, _ in reader._current().store.query(vector, 2)]
+    assert hits[0] == "ferry"
