@@ -27,8 +27,9 @@ from .types import Document
 
 # Bump when chunking changes, so stored documents are re-chunked on the next ingest.
 # 2: sentence vectors stored; 3: chunks carry sentence offsets; 4: versioned rows (store layout v2)
-# and chunk vectors summed from sentence vectors (each text embedded once)
-CHUNKER_VERSION = "sent-pack-5"; 5: sentences within blocks (hard wraps are not ends)
+# and chunk vectors summed from sentence vectors (each text embedded once); 5: sentences within blocks
+# (a hard line wrap is not a sentence end)
+CHUNKER_VERSION = "sent-pack-5"
 
 Progress = Callable[[int, int, str], None]
 
