@@ -65,7 +65,7 @@ def fingerprint(data: bytes, path: Path, settings: Settings, model_name: str) ->
     fingerprints mean nothing to do, without even parsing the file."""
     key = "|".join(
         [hashlib.sha256(data).hexdigest(), extractor_version(path), CHUNKER_VERSION,
-         str(settings.chunk_size), str(settings.chunk_overlap), model_name]
+         str(settings.chunk_size), str(settings.chunk_overlap), str(settings.chunk_title_weight), model_name]
     )
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
@@ -257,22 +257,27 @@ class Ingestor:
         return failed
 
     def _write_group(self, group, stored, report: IngestReport) -> None:
-        """Each text is embedded once: sentences are embedded, and a chunk's vector is the
-        normalised sum of its sentences' vectors (measured: every eval answer unchanged, retrieval
-        MRR 0.913 -> 0.919, and about half the embedding work of embedding chunks as well)."""
+        """Each text is embedded once: sentences and titles are embedded, and a chunk's vector is the
+        normalised sum of its sentences' vectors plus `chunk_title_weight` of its title's (measured:
+        about half the embedding work of embedding chunks as well; the title puts back the page's
+        topic that embedding "title + chunk" gave)."""
         import numpy as np
 
         texts = [doc.text[a:b] for doc, _, sents, _ in group for a, b in sents]
+        texts += [doc.title for doc, *_ in group]
         vectors = iter(self._embed_texts(texts))
+        svecs_of = [[next(vectors) for _ in sents] for _, _, sents, _ in group]
+        weight = self.settings.chunk_title_weight
         prepared = []
-        for doc, fp, sents, spans in group:
-            svecs = [next(vectors) for _ in sents]
+        for (doc, fp, sents, spans), svecs in zip(group, svecs_of):
+            title = np.asarray(next(vectors), dtype=np.float32)
             matrix = np.asarray(svecs, dtype=np.float32)
             starts, ends = [s for s, _ in sents], [e for _, e in sents]
             chunks = []
             for a, b in spans:  # a chunk's sentences are a contiguous run of the document's
                 first, last = bisect.bisect_left(starts, a), bisect.bisect_right(ends, b)
                 total = matrix[first:last].sum(axis=0)
+                total = total / (np.linalg.norm(total) or 1.0) + weight * title
                 vector = (total / (np.linalg.norm(total) or 1.0)).tolist()
                 chunks.append((a, b, tuple(sents[first:last]), vector))
             prepared.append(PreparedDocument(doc, fp, chunks, [(a, b, v) for (a, b), v in zip(sents, svecs)]))
