@@ -151,7 +151,8 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
     else:
         found = _appositions(sentence, question)
         if not found:
-            found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)]
+            found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)
+                     and _new_name(sentence[sp[0] : sp[1]], asked)]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = set(terms(question))
             doers = [sp for sp in agents if q_terms & set(terms(sentence[max(0, sp[0] - 30) : sp[0]]))]
@@ -229,6 +230,12 @@ def _in_question(text: str, asked: set[str]) -> bool:
     """True when every word of a candidate is already in the question (it cannot be the answer)."""
     ws = [w for w in words(text) if w not in ("the", "of", "and", "in", "on", "a")]
     return bool(ws) and all(w in asked or stem(w) in asked for w in ws)
+
+
+def _new_name(text: str, asked: set[str]) -> bool:
+    """A name the question does not already hold: "Python 3.7.2" adds only a number to "Python 3.7"."""
+    return any(w[:1].isupper() and words(w) and words(w)[0] not in asked for w in text.split()) or bool(
+        _CODE.search(text))
 
 
 def _anchors(sentence: str, question: str) -> list[int]:

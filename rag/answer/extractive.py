@@ -181,7 +181,7 @@ class ExtractiveAnswerer:
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
             label = _LABEL.match(unit.text)
-            if label and set(terms(label.group(1))) & q_terms:
+            if label and (set(terms(label.group(1))) & q_terms) - title:  # the label, not the page, is asked
                 score += w.label_bonus
             if unit.text.rstrip().endswith("?"):
                 score -= w.question_penalty
