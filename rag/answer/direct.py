@@ -18,7 +18,7 @@ _WORD_NUMBER = (r"(?:once|two|three|four|five|six|seven|eight|nine|ten|eleven|tw
                 r"double|triple|half)")
 _FIGURE = re.compile(
     _QUALIFIER
-    + r"(?:[$€£¥]\s?\d[\d,.]*|\d[\d,.]*|" + _WORD_NUMBER + r")"
+    + r"(?:[$€£¥]\s?\d(?:[\d,.]*\d)?|\d(?:[\d,.]*\d)?(?![\w]|\.\w)|" + _WORD_NUMBER + r")"  # not "2.x"
     + r"(?:\s?(?:%|per ?cent|percent))?"
     + r"(?:\s(?:million|billion|trillion|thousand|hundred|bn)\b)?"
     + r"(?:\s+times\s+(?:more|less|faster|slower|larger|smaller|as\s+\w+)?)?",

@@ -69,7 +69,9 @@ def eval_settings(base: Settings | None = None, gold: GoldSet | None = None) -> 
     name = gold.name if gold else "gold"
     corpus = gold.corpus_path if gold and gold.corpus_path else BUNDLED_CORPUS
     store = base.data_dir / "eval-store" / (name if name != "gold" else "")
-    return base.model_copy(update={"corpus_dir": corpus, "data_dir": store})
+    # a collection of its own too: against a Chroma server, the sets would otherwise share one store
+    collection = base.collection if name == "gold" else f"{base.collection}-{name}"
+    return base.model_copy(update={"corpus_dir": corpus, "data_dir": store, "collection": collection})
 
 
 def run(assistant: Assistant, gold: GoldSet, only: list[str] | None = None, progress: bool = True) -> Report:
