@@ -135,7 +135,7 @@ def _metadata(tree) -> dict[str, str]:
 
 
 def _clean(el) -> str:
-    return _SPACE.sub(" ", "".join(_Walker().inline(el))).strip()
+    return _SPACE.sub(" ", "".join(_inline(el))).strip()
 
 
 def _tag(el) -> str:
@@ -239,14 +239,15 @@ class _Walker:
                 self._buffer.append(el.tail)
             i += 1
 
-    def inline(self, el) -> list[str]:
-        """Text of an element as one line, skipping what is never text."""
-        out: list[str] = []
-        if el.text:
-            out.append(el.text)
-        for child in el:
-            if not _skipped(child):
-                out.extend(self.inline(child) if _tag(child) not in _BREAKS else [" "])
-            if child.tail:
-                out.append(child.tail)
-        return out
+
+def _inline(el) -> list[str]:
+    """Text of an element as one line, skipping what is never text."""
+    out: list[str] = []
+    if el.text:
+        out.append(el.text)
+    for child in el:
+        if not _skipped(child):
+            out.extend(_inline(child) if _tag(child) not in _BREAKS else [" "])
+        if child.tail:
+            out.append(child.tail)
+    return out

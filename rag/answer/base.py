@@ -167,14 +167,14 @@ def source_label(doc: Document) -> str:
 
 def numbered(citations: list[Citation], documents: Mapping[str, Document]) -> str:
     """One line per quote: "CNN: “…” [1]"."""
-    lines = []
-    for n, c in enumerate(citations, 1):
-        # a sentence that opens with its own quotation mark is not wrapped again
-        quote = c.quote if c.quote[:1] in "“\"‘'" else f"“{c.quote}”"
-        lines.append(f"{source_label(documents[c.doc_id])}: {quote} [{n}]")
-    return "\n".join(lines)
+    return "\n".join(f"{source_label(documents[c.doc_id])}: {quoted(c.quote)} [{n}]" for n, c in enumerate(citations, 1))
 
 
-def join_names(names: list[str]) -> str:
+def quoted(text: str) -> str:
+    """A quote in quotation marks; a sentence that opens with its own mark is not wrapped again."""
+    return text if text[:1] in "“\"‘'" else f"“{text}”"
+
+
+def join_names(names: list[str], conjunction: str = "or") -> str:
     names = list(dict.fromkeys(names))
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" {conjunction} " + names[-1]

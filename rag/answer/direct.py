@@ -3,6 +3,7 @@ sentence that give it: the direct first line of an offline answer, always a verb
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..names import variants
@@ -154,7 +155,7 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
             found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)
                      and _new_name(sentence[sp[0] : sp[1]], asked)]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
-            q_terms = set(terms(question))
+            q_terms = _question_terms(question)
             doers = [sp for sp in agents if q_terms & set(terms(sentence[max(0, sp[0] - 30) : sp[0]]))]
             return doers[:1] if len(doers) == 1 else agents or found  # "analyzed by X" for "Who analyzed ...?"
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
@@ -218,35 +219,41 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
     return []
 
 
-def _question_words(question: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _question_terms(question: str) -> frozenset[str]:
+    return frozenset(terms(question))
+
+
+@functools.lru_cache(maxsize=256)
+def _question_words(question: str) -> frozenset[str]:
     asked = set(words(question))
     for w in list(asked):
         for form in variants(w):
             asked |= {form, *form.split()}
-    return asked | {stem(w) for w in asked}
+    return frozenset(asked | {stem(w) for w in asked})
 
 
-def _in_question(text: str, asked: set[str]) -> bool:
+def _in_question(text: str, asked: frozenset[str]) -> bool:
     """True when every word of a candidate is already in the question (it cannot be the answer)."""
     ws = [w for w in words(text) if w not in ("the", "of", "and", "in", "on", "a")]
     return bool(ws) and all(w in asked or stem(w) in asked for w in ws)
 
 
-def _new_name(text: str, asked: set[str]) -> bool:
+def _new_name(text: str, asked: frozenset[str]) -> bool:
     """A name the question does not already hold: "Python 3.7.2" adds only a number to "Python 3.7"."""
     return any(w[:1].isupper() and words(w) and words(w)[0] not in asked for w in text.split()) or bool(
         _CODE.search(text))
 
 
 def _anchors(sentence: str, question: str) -> list[int]:
-    q_terms = set(terms(question))
+    q_terms = _question_terms(question)
     return [m.start() for m in re.finditer(r"[\w’']+", sentence) if q_terms & set(terms(m.group()))]
 
 
 def _extend(sentence: str, span: tuple[int, int], question: str) -> tuple[int, int]:
     """Carry a figure on to the words the question uses for what is counted ("five Chinese
     companies"), at most four words."""
-    q_terms = set(terms(question))
+    q_terms = _question_terms(question)
     end = span[1]
     for _ in range(4):
         m = re.match(r"[ \t]+([\w’'-]+)", sentence[end:])

@@ -18,7 +18,7 @@ from ..names import variants
 from ..sentences import QUESTION_WORDS, continues, sentence_spans, terms, words
 from ..types import Answer, Citation, Document
 from . import direct
-from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, source_label, unknown_names
+from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
 
 # ...unless the second sentence points back at the first ("They are ...", "It also ...")
 _LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
@@ -34,7 +34,6 @@ _DATE = re.compile(
     r"earlier|later|since|ago|era|war)\b",
     re.I,
 )
-_DURATION = re.compile(r"\b(?:year|month|week|day|decade|hour)s?\b|-(?:year|month|week|day)-old", re.I)
 # What a sentence must hold at all to answer a question of this kind (lenient: "since the war" may date it).
 # What a question compares with: "than Java", "compared with Go", "versus Rust".
 _COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?)\s+((?:the\s+)?[A-Z][\w’'.+#-]*(?:\s+[A-Z\d][\w’'.+#-]*)*)")
@@ -290,11 +289,10 @@ def compose(
         lines.append(f"{best.quote[span[0]:span[1]]} {marks}")
     for group in groups:
         lead = citations[group[0]]
-        quote = lead.quote if lead.quote[:1] in "“\"‘'" else f"“{lead.quote}”"
         marks = "".join(f"[{i + 1}]" for i in group)
         labels = [source_label(documents[citations[i].doc_id]) for i in group]
-        who = f"Reported by {_join(labels)}" if len(group) > 1 else labels[0]
-        lines.append(f"{who}: {quote} {marks}")
+        who = f"Reported by {join_names(labels, 'and')}" if len(group) > 1 else labels[0]
+        lines.append(f"{who}: {quoted(lead.quote)} {marks}")
     return "\n".join(lines)
 
 
@@ -310,7 +308,3 @@ def _same_fact(key_a, key_b, a: Citation, b: Citation, overlap: float) -> bool:
     ta, tb = set(terms(a.quote)), set(terms(b.quote))
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= overlap
 
-
-def _join(labels: list[str]) -> str:
-    labels = list(dict.fromkeys(labels))
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]

@@ -18,9 +18,9 @@ def main(args: argparse.Namespace) -> int:
     failed = []
     for path in paths:
         gold = load_gold(path)
-        with_assistant = Assistant(eval_settings(Settings(), gold))
+        assistant = Assistant(eval_settings(Settings(), gold))
         print(f"\n## {gold.name}: {len(gold.cases)} cases", flush=True)
-        report = run(with_assistant, gold, only=args.only)
+        report = run(assistant, gold, only=args.only)
         gate = gate_config(gold.name)
         baseline = load_baseline(report.mode, gold.name)
         result = check(report, baseline if not args.only else None, gate)
