@@ -1,9 +1,11 @@
-"""`rag` on the command line: ingest, ask, eval, chat. A thin edge: RagError becomes exit code 1."""
+"""`rag` on the command line: ingest, ask, docs, eval, chat. Every command lives here; a thin edge where a
+RagError becomes exit code 1."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,10 +38,10 @@ def _assistant():
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    assistant = _assistant()
-    report = assistant.ingest(
-        args.paths or None, progress=_progress_bar("ingesting"), replace=args.replace, rebuild=args.rebuild
-    )
+    with _assistant() as assistant:
+        report = assistant.ingest(
+            args.paths or None, progress=_progress_bar("ingesting"), replace=args.replace, rebuild=args.rebuild
+        )
     for error in report.errors:
         print(f"skipped: {error}", file=sys.stderr)
     for message in report.refused:
@@ -49,8 +51,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    assistant = _assistant()
-    answer = assistant.ask(" ".join(args.question), doc_ids=args.doc or None)
+    with _assistant() as assistant:
+        answer = assistant.ask(" ".join(args.question), doc_ids=args.doc or None)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -66,21 +68,71 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    for doc in _assistant().documents():
-        print(f"{doc.doc_id}\t{doc.outlet or '-'}\t{doc.title}")
+    with _assistant() as assistant:
+        for doc in assistant.documents():
+            print(f"{doc.doc_id}\t{doc.outlet or '-'}\t{doc.title}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evals import main as eval_main
+    """Run each gold set (or the one given with --gold) in a store of its own; the gate applies to each."""
+    from .assistant import Assistant
+    from .config import Settings
+    from .evals.gold import gold_files, load_gold
+    from .evals.runner import (
+        check, eval_settings, gate_config, load_baseline, markdown, run, table, write_baseline, write_reports,
+    )
+    from .resources import reports_dir
 
-    return eval_main(args)
+    settings = Settings()
+    failed = []
+    for path in [args.gold] if args.gold else gold_files():
+        gold = load_gold(path)
+        print(f"\n## {gold.name}: {len(gold.cases)} cases", flush=True)
+        with Assistant(eval_settings(settings, gold)) as assistant:
+            report = run(assistant, gold, only=args.only)
+        gate = gate_config(gold.name)
+        baseline = load_baseline(report.mode, gold.name)
+        result = check(report, baseline if not args.only else None, gate)
+        out = (args.out or reports_dir(settings.data_dir)) / gold.name
+        json_path, md_path = write_reports(report, out, markdown(report, baseline, gate, result))
+        print(table(report, baseline, gate))
+        for line in result.regressions:
+            print(f"REGRESSED {line}")
+        for line in result.fixes:
+            print(f"FIXED     {line}")
+        for case in report.cases:
+            if not case.passed:
+                print(f"failing   {case.id}: {'; '.join(case.reasons)}")
+        print(f"reports: {json_path} {md_path}")
+        if args.update_baseline:
+            print(f"baseline written: {write_baseline(report)}")
+        elif args.check:
+            print(f"gate ({gold.name}): {'passed' if result.ok else 'FAILED'}")
+            if not result.ok:
+                failed.append(gold.name)
+                print("  " + "\n  ".join(result.failures), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .ui import main as ui_main
+    # before gradio (and huggingface_hub under it) is imported: no analytics, nothing leaves the machine
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from .assistant import Assistant
+    from .config import Settings
+    from .ui import launch
 
-    return ui_main(args)
+    settings = Settings()
+    host = args.host or settings.chat_host
+    port = args.port or settings.chat_port
+    with Assistant(settings) as assistant:
+        print("Loading the articles and the embedding model…", file=sys.stderr)
+        docs = assistant.documents()  # ingests the corpus on first use
+        assistant.embedder.embed(["warm up"])
+        print(f"{len(docs)} articles ready. Open http://{host}:{port} in a browser (Ctrl+C stops).", file=sys.stderr)
+        launch(assistant, host, port, allow_remote=args.allow_remote, block=True)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gold", type=Path, default=None, help="one gold file (default: every evals/gold*.yaml)")
     p.add_argument("--check", action="store_true", help="exit 1 when a metric falls below the baseline")
     p.add_argument("--update-baseline", action="store_true", help="rewrite the baseline from this run")
-    p.add_argument("--out", type=Path, default=None, help="report folder (default: evals/reports)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report folder (default: evals/reports in a source checkout, else DATA_DIR/eval-reports)")
     p.add_argument("--only", action="append", metavar="CASE_ID", help="run only these cases")
     p.set_defaults(func=cmd_eval)
 

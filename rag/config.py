@@ -8,7 +8,9 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+from .resources import corpus_dir
+
+BUNDLED_CORPUS = corpus_dir()  # package data (rag/resources.py), wherever the package is installed
 
 
 class ScoringSettings(BaseModel):

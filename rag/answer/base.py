@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..names import acronyms_in, has_number, question_names, variants
 from ..sentences import terms, words
-from ..types import Answer, Chunk, Citation, Document
+from ..types import Answer, Chunk, Citation, Document, Event, Turn
 
 CANNOT_ANSWER = "The articles don't answer this question."
 NOT_MENTIONED = "The articles don't mention {names}, so they can't answer this question."
@@ -27,15 +27,13 @@ class Question:
 
 @dataclass
 class Evidence:
-    """The retrieved passages, the documents they point into, and corpus statistics."""
+    """The retrieved passages, the documents they point into, and corpus statistics: data only."""
 
     passages: list[Chunk]
     documents: Mapping[str, Document]
     stats: "CorpusStats"
-    # vectors of sentences stored at ingest, by (doc_id, start, end); missing ones are embedded
-    sentence_vectors: Callable[[list[tuple[str, int, int]]], dict[tuple[str, int, int], list[float]]] = (
-        lambda spans: {}
-    )
+    # vectors of the passages' sentences stored at ingest, by (doc_id, start, end); missing ones are embedded
+    sentence_vectors: Mapping[tuple[str, int, int], list[float]] = field(default_factory=dict)
 
 
 class Answerer(Protocol):
@@ -44,6 +42,15 @@ class Answerer(Protocol):
     mode: str
 
     def answer(self, question: Question, evidence: Evidence) -> Answer: ...
+
+    def stream(self, question: Question, evidence: Evidence) -> Iterator[Event]:
+        """Delta, Status and Reset events as the answer is written, then the Answer, always last.
+        Raises ModelUnavailable when a model fails before its Answer (the offline one stands in)."""
+        ...
+
+    def condense(self, question: str, history: tuple[Turn, ...]) -> str:
+        """The follow-up `question` rewritten to stand alone, given the earlier turns."""
+        ...
 
 
 STATS_VERSION = 7  # bump when CorpusStats gains or changes a field: saved copies are then rebuilt

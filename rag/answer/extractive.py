@@ -7,6 +7,7 @@ state the same fact are shown once, naming every outlet."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,9 +15,10 @@ import numpy as np
 from ..citations import cite
 from ..config import ScoringSettings
 from ..embed import Embedder
+from ..followup import standalone_offline
 from ..names import variants
 from ..sentences import QUESTION_WORDS, continues, sentence_spans, terms, words
-from ..types import Answer, Citation, Document
+from ..types import Answer, Citation, Delta, Document, Event, Turn
 from . import direct
 from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
 
@@ -106,6 +108,15 @@ class ExtractiveAnswerer:
             mode=self.mode,
             passages=evidence.passages,
         )
+
+    def stream(self, question: Question, evidence: Evidence) -> Iterator[Event]:
+        """The whole answer at once: it takes milliseconds."""
+        answer = self.answer(question, evidence)
+        yield Delta(answer.text)
+        yield answer
+
+    def condense(self, question: str, history: tuple[Turn, ...]) -> str:
+        return standalone_offline(question, history)
 
     def _unmentioned(self, question: str, doc: Document) -> list[str]:
         """What the question compares with ("... faster than Java?") that this article never
@@ -228,7 +239,7 @@ class ExtractiveAnswerer:
             keys += [(u.doc_id, u.start, u.first_end), (u.doc_id, u.second_start, u.end)] if u.pair else [
                 (u.doc_id, u.start, u.end)]
         keys = list(dict.fromkeys(keys))
-        vectors = dict(evidence.sentence_vectors(keys))
+        vectors = {k: evidence.sentence_vectors[k] for k in keys if k in evidence.sentence_vectors}
         missing = [k for k in keys if k not in vectors]
         texts = [evidence.documents[d].text[s:e] for d, s, e in missing]
         for key, vec in zip(missing, self.embedder.embed(texts)):

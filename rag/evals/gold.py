@@ -8,12 +8,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..citations import normalized
+from ..resources import evals_dir
 from ..types import Document
 
-DEFAULT_GOLD = Path(__file__).resolve().parents[2] / "evals" / "gold.yaml"
+DEFAULT_GOLD = evals_dir() / "gold.yaml"
 
 
-class Evidence(BaseModel):
+class EvidenceSpan(BaseModel):
+    """Where a gold fact stands: a verbatim span of one document."""
+
     model_config = ConfigDict(extra="forbid")
     doc: str = Field(description="document id (or an alias from the file's `docs` map)")
     span: str = Field(description="text that occurs verbatim in that document")
@@ -26,7 +29,7 @@ class Case(BaseModel):
     history: list[str] = Field(default_factory=list, description="earlier user questions in the chat")
     answerable: bool = True
     facts: list[list[str]] = Field(default_factory=list, description="each fact: its accepted variants")
-    evidence: list[Evidence] = Field(default_factory=list)
+    evidence: list[EvidenceSpan] = Field(default_factory=list)
     must_not_contain: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
 

@@ -16,11 +16,12 @@ import yaml
 from ..assistant import Assistant
 from ..config import BUNDLED_CORPUS, Settings
 from ..errors import CorpusError
+from ..resources import evals_dir
 from ..types import Turn
 from .gold import GoldSet, check_gold
 from .metrics import CaseResult, score_case
 
-EVALS_DIR = Path(__file__).resolve().parents[2] / "evals"
+EVALS_DIR = evals_dir()
 
 # name: (label, higher is better)
 METRICS: dict[str, tuple[str, bool]] = {
