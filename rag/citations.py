@@ -3,10 +3,13 @@ unless it is exactly `document.text[start:end]`."""
 
 from __future__ import annotations
 
-import difflib
+import bisect
 import re
 import unicodedata
 from collections.abc import Mapping
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel
 
 from .sentences import block_at, sentence_spans, terms
 from .types import Citation, Document
@@ -84,32 +87,33 @@ def locate(quote: str, text: str, min_ratio: float = 0.9) -> tuple[int, int] | N
 
 _WORD = re.compile(r"\S+")
 _TRAILING = ",;:-'\"("
+# The aligned window has the quote's length, so a quote that dropped or added words scores lower there
+# than on its best word window: candidates this far below min_ratio are still refined.
+ALIGN_SLACK = 0.15
 
 
 def _near_miss(quote: str, text: str, where: list[int], min_ratio: float) -> tuple[int, int] | None:
-    """Best window of the text, aligned on words, whose similarity to the quote is high enough."""
-    q_words = quote.split()
-    if len(q_words) < 4:
+    """The window of whole words of the text most similar to the quote, if similar enough.
+    rapidfuzz finds where the quote aligns best; the window's ends are then tried a few words
+    either way, since a near miss may have dropped or added words."""
+    if len(quote.split()) < 4:
         return None
-    t_words = list(_WORD.finditer(text))
-    anchors = {w for w in q_words[:3] + q_words[-3:]}
+    hit = fuzz.partial_ratio_alignment(quote, text)
+    if hit is None or hit.score < (min_ratio - ALIGN_SLACK) * 100:
+        return None
+    words = list(_WORD.finditer(text))
+    starts = [m.start() for m in words]
+    first = max(0, bisect.bisect_right(starts, hit.dest_start) - 1)
+    last = max(0, bisect.bisect_right(starts, max(hit.dest_end - 1, 0)) - 1)
     best: tuple[float, int, int] | None = None
-    n = len(q_words)
-    for i, m in enumerate(t_words):
-        if m.group() not in anchors:
-            continue
-        for length in range(max(1, n - 3), n + 4):
-            for s in (i, i - 1, i - 2):
-                e = s + length
-                if s < 0 or e > len(t_words):
-                    continue
-                w_start, w_end = t_words[s].start(), t_words[e - 1].end()
-                while w_end > w_start and text[w_end - 1] in _TRAILING and not quote.endswith(text[w_end - 1]):
-                    w_end -= 1
-                window = text[w_start:w_end]
-                ratio = difflib.SequenceMatcher(None, quote, window, autojunk=False).ratio()
-                if best is None or ratio > best[0]:
-                    best = (ratio, w_start, w_end)
+    for s in range(max(0, first - 2), min(len(words), first + 3)):
+        for e in range(max(s + 1, last - 2), min(len(words), last + 5) + 1):
+            w_start, w_end = words[s].start(), words[e - 1].end()
+            while w_end > w_start and text[w_end - 1] in _TRAILING and not quote.endswith(text[w_end - 1]):
+                w_end -= 1
+            ratio = Indel.normalized_similarity(quote, text[w_start:w_end])
+            if best is None or ratio > best[0]:
+                best = (ratio, w_start, w_end)
     if best is None or best[0] < min_ratio:
         return None
     return where[best[1]], where[best[2] - 1] + 1

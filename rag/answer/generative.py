@@ -22,12 +22,12 @@ from ..config import Settings
 from ..errors import ModelUnavailable
 from ..followup import clean_rewrite, rewrite_problem, standalone_offline
 from ..llm import ChatModel
-from ..sentences import QUESTION_WORDS, STOPWORDS, sentence_spans, stem, terms, words
+from ..sentences import QUESTION_WORDS, STOPWORDS, stem, terms, words
 from ..types import Answer, Citation, Delta, Document, Event, Reset, Status, Turn
 from .base import Answerer, Evidence, Question, numbered
 from .context import Context, budget_chars, build_context
+from .reply import LIST_LEAD, MAX_LINES, OPENING_MARK, SENTENCE_ENDS, reply_lines, statements, with_marks
 
-MAX_LINES = 4  # lines read from a reply before it is cut: a short answer needs three
 MIN_FOUND_OVERLAP = 0.6  # share of a claim's words a sentence needs to support it when the model cited none
 NUMBER_WINDOW = 3  # words on each side of a number in a claim that should stand near it in the quote...
 QUOTE_WINDOW = 10  # ...within this many words ("70 per cent of Russia's approximately $900 million in machine tools")
@@ -37,12 +37,7 @@ CONDENSE_TOKENS = 60
 ECHO_RATIO = 0.8  # a statement this similar to its whole quote repeats it: the quote is shown alone
 CONDENSE_SHARE = 0.25  # of the answer's deadline, for rewriting a follow-up first
 
-_MARKS = re.compile(r"\[\s*(S?\s*\d+(?:\s*[,;]\s*S?\s*\d+)*)\s*\]|\(\s*(S\s*\d+(?:\s*[,;]\s*S\s*\d+)*)\s*\)", re.I)
-_LEAD = re.compile(r"^\s*(?:[-*•]\s*|\d+[.)]\s+|(?:answer|a)\s*:\s*)", re.I)
-_OPENING_MARK = re.compile(r"\[\s*S\s*(\d+)\s*\]", re.I)
 _QUOTED = re.compile(r"[\"“]([^\"“”]{12,}?)[\"”]")
-_TEMPLATE = re.compile(prompts.TEMPLATE_TOKENS, re.I)
-_ENDS = (".", "!", "?", "”", '"', "]", ")")
 
 
 class GenerativeAnswerer:
@@ -103,8 +98,8 @@ class GenerativeAnswerer:
                 stop=prompts.STOP,
                 deadline=time.monotonic() + self.timeout,
             )
-            for line, ended in _lines(reply):
-                if not ended and reply.truncated and not line.rstrip().endswith(_ENDS):
+            for line, ended in reply_lines(reply):
+                if not ended and reply.truncated and not line.rstrip().endswith(SENTENCE_ENDS):
                     draft.cut_off()  # the token limit cut its last sentence
                     break
                 if draft.add(line):
@@ -165,18 +160,18 @@ class Draft:
 
     def add(self, line: str) -> bool:
         """Verify one line of the reply; True when it added a sentence to the summary."""
-        line = _LEAD.sub("", line).strip()
+        line = LIST_LEAD.sub("", line).strip()
         if not line:
             return False
         self.lines += 1
         if prompts.NOT_IN_ARTICLES in line.upper().replace(" ", "_"):
             self.refused = True
             return False
-        opening = _OPENING_MARK.match(line)
+        opening = OPENING_MARK.match(line)
         if opening and int(opening.group(1)) > len(self.context.sentences):
             self.rambling = True  # it numbers sentences of its own: this line may stand, no more are read
         added = False
-        for text, numbers in _statements(line):
+        for text, numbers in statements(line):
             added |= self._add(text, numbers)
         return added
 
@@ -198,7 +193,7 @@ class Draft:
         marks = "".join(dict.fromkeys(f"[{self._number(c)}]" for c in support))
         if not text or _echoes(text, support):
             return False  # the quote says it in its own words: it is listed, not repeated
-        self.statements.append(_with_marks(text, marks))
+        self.statements.append(with_marks(text, marks))
         return True
 
     def _supporting_sentence(self, text: str) -> list[Citation]:
@@ -292,50 +287,6 @@ class Draft:
         )
 
 
-def _lines(reply) -> Iterator[tuple[str, bool]]:
-    """(line, ended by a newline) as the reply arrives; the last line comes when the reply ends.
-    Reading stops at a blank line after the answer or at a template token after it (the model
-    starting a new turn); template lines before any text are skipped."""
-    buffer = ""
-    seen_text = False
-    for piece in reply:
-        buffer += piece
-        while "\n" in buffer:
-            line, buffer = buffer.split("\n", 1)
-            if _TEMPLATE.search(line) or not line.strip():
-                if seen_text:
-                    return
-                continue
-            seen_text = True
-            yield line, True
-        if seen_text and _TEMPLATE.search(buffer):
-            return
-    if buffer.strip() and not _TEMPLATE.search(buffer):
-        yield buffer, False
-
-
-def _statements(line: str) -> list[tuple[str, list[int]]]:
-    """The sentences of one line with the sentence numbers each cites. Markers that open a
-    sentence belong to the one before ("... in 2023. [S1] Next"), except at the line's start."""
-    out: list[tuple[str, list[int]]] = []
-    for s, e in sentence_spans(line) or [(0, len(line))]:
-        sentence = line[s:e]
-        lead = re.match(r"\s*(?:(?:\[[^\]]{1,24}\]|\(S[^)]{1,20}\))\s*)+", sentence, re.I)
-        if lead and out and _numbers(lead.group()):
-            out[-1][1].extend(_numbers(lead.group()))
-            sentence = sentence[lead.end():]
-        numbers = _numbers(sentence)
-        text = _MARKS.sub("", sentence).strip()
-        text = re.sub(r"\s+([.!?,;:])", r"\1", text)
-        if text or numbers:
-            out.append((text, numbers))
-    return [(text, list(dict.fromkeys(numbers))) for text, numbers in out]
-
-
-def _numbers(text: str) -> list[int]:
-    return [int(n) for m in _MARKS.finditer(text) for n in re.findall(r"\d+", m.group(1) or m.group(2))]
-
-
 def _stated(claim: str, quotes: list[Citation], evidence: Evidence) -> bool:
     """claim_supported, and each number of the claim stands among the same (rarity-weighted) words in
     a quote: "90% of machine tools" is not what "90 per cent of microelectronics ... 70 per cent of
@@ -371,12 +322,3 @@ def _echoes(text: str, support: list[Citation]) -> bool:
     """The statement is the quoted sentence itself (a fragment of it is a summary, and stays)."""
     folded = normalized(text).rstrip(".!?")
     return any(SequenceMatcher(None, folded, normalized(c.quote).rstrip(".!?")).ratio() >= ECHO_RATIO for c in support)
-
-
-def _with_marks(sentence: str, marks: str) -> str:
-    """Put markers before the final full stop: "... in 2023 [1]." """
-    sentence = sentence.rstrip()
-    m = re.search(r"(?<![.!?])[.!?]$", sentence)
-    if m:
-        return f"{sentence[: m.start()].rstrip()} {marks}{sentence[m.start():]}"
-    return f"{sentence} {marks}."
