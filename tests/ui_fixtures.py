@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rag import Assistant, Settings
 from rag.answer.base import Evidence, Question
+from rag.followup import standalone_offline
 from rag.types import Answer, Citation, Delta, Reset, Status
 
 from .conftest import ROOT, free_port
@@ -56,6 +57,9 @@ class ScriptedAnswerer:
 
     def answer(self, question: Question, evidence: Evidence) -> Answer:
         return [e for e in self.stream(question, evidence) if isinstance(e, Answer)][0]
+
+    def condense(self, question: str, history) -> str:
+        return standalone_offline(question, history)
 
     def stream(self, question: Question, evidence: Evidence):
         chunk = evidence.passages[0]

@@ -1,0 +1,69 @@
+"""Retrieval filters: a search limited to some articles returns passages of those articles only,
+from the lexical side, the dense side and their fusion alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Assistant, QuestionError, Settings
+from rag.answer.base import Question
+from rag.retrieve import Lexical
+from rag.types import Chunk
+
+from .fakes import HashEmbedder
+
+ARTICLES = {
+    "zebras": "Zebras graze on the savanna.\n\nA zebra herd crossed the river at dawn, the rangers said.",
+    "rivers": "The river rose after the storm.\n\nRangers closed the river crossing to every herd.",
+    "bakery": "The bakery sells rye bread.\n\nIts ovens run from four in the morning.",
+}
+
+
+def chunks() -> list[Chunk]:
+    return [Chunk(f"{doc}-{i}", doc, doc.title(), part, 0, len(part))
+            for doc, text in ARTICLES.items() for i, part in enumerate(text.split("\n\n"))]
+
+
+def test_lexical_search_without_a_filter_ranks_the_best_match_first():
+    hits = Lexical.build(chunks()).search("zebra herd river", 3, None)
+    assert hits[0][0].doc_id == "zebras"
+
+
+@pytest.mark.parametrize("doc_ids", [["rivers"], ["bakery"], ["rivers", "bakery"]])
+def test_lexical_search_with_a_filter_returns_only_those_articles(doc_ids):
+    hits = Lexical.build(chunks()).search("zebra herd river", 5, doc_ids)
+    assert {c.doc_id for c, _ in hits} <= set(doc_ids)
+
+
+def test_lexical_search_in_an_unknown_article_finds_nothing():
+    assert Lexical.build(chunks()).search("zebra", 5, ["no-such-article"]) == []
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    for doc, text in ARTICLES.items():
+        (folder / f"{doc}.md").write_text(text, encoding="utf-8")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=folder, top_k=5, candidate_k=5)
+    with Assistant(settings, embedder=HashEmbedder()) as assistant:
+        assistant.ingest()
+        yield assistant
+
+
+def passages(assistant, question: str, doc_ids=None) -> list[str]:
+    return [p.doc_id for p in assistant.evidence(Question(question, question), doc_ids).passages]
+
+
+def test_fused_search_without_a_filter_reaches_every_matching_article(assistant):
+    assert {"zebras", "rivers"} <= set(passages(assistant, "Did the zebra herd cross the river?"))
+
+
+@pytest.mark.parametrize("doc_ids", [["rivers"], ["bakery"], ["bakery", "rivers"]])
+def test_fused_search_with_a_filter_returns_passages_of_those_articles_only(assistant, doc_ids):
+    found = passages(assistant, "Did the zebra herd cross the river?", doc_ids)
+    assert found and set(found) <= set(doc_ids)
+
+
+def test_a_filter_naming_an_unknown_article_is_refused_with_its_name(assistant):
+    with pytest.raises(QuestionError, match="no-such-article"):
+        passages(assistant, "Did the zebra herd cross the river?", ["zebras", "no-such-article"])
