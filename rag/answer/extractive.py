@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..citations import cite
-from ..config import ScoringSettings
+from ..config import ScoringSettings, Settings
 from ..embed import Embedder
 from ..followup import standalone_offline
 from ..names import variants
@@ -57,14 +57,17 @@ class _Unit:
     second_start: int = 0  # ... and where its second begins
 
 
+_DEFAULTS = Settings.model_fields
+
+
 class ExtractiveAnswerer:
     mode = "offline"
 
     def __init__(
         self,
         embedder: Embedder,
-        min_relevance: float = 0.40,
-        max_citations: int = 3,
+        min_relevance: float = _DEFAULTS["min_relevance"].default,  # one default, in Settings
+        max_citations: int = _DEFAULTS["max_citations"].default,
         scoring: ScoringSettings | None = None,
     ) -> None:
         self.embedder = embedder
