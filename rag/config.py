@@ -44,6 +44,11 @@ class ScoringSettings(BaseModel):
         description="A question word found only in the article's title counts this share for each of its "
         "sentences: the title says what the whole article is about (\"Editor: ...\" under \"What's New in 3.7\").",
     )
+    section_context_weight: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A question word found only in the heading a sentence stands under counts this share: "
+        "the heading names what its paragraphs are about (\"PEP written by ...\" under \"PEP 563: ...\").",
+    )
     label_bonus: float = Field(
         default=0.2, ge=0, le=1,
         description="Bonus for a label/value pair or table row whose label the question names (\"Editor: ...\" "

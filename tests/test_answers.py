@@ -172,3 +172,36 @@ def test_direct_answers_come_from_structure_and_patterns():
         == "Nearly 70%"
     # several names and nothing to tell which one answers: no direct line rather than a wrong one
     assert direct("Which official spoke?", "Janet Yellen, back in Washington from Beijing, warned Moscow and Kyiv.") is None
+    # a capitalised common word is no name ("For example", "If provided"); a CamelCase one is
+    assert direct("Which functions of the operator module are handy?",
+                  "The operator module functions allow sorting. For example, to sort by grade:") is None
+    assert direct("Which exception is raised?", "TypeError will be raised if a field has no default.") == "TypeError"
+    # a label whose value is a whole sentence explains; it names nothing
+    assert direct("Which default applies?", "default: If provided, this will be the default value for this field.") \
+        is None
+
+
+def test_names_marked_as_names_and_owners_are_checked():
+    from rag.answer.base import CorpusStats, unknown_names
+    from rag.names import lowercase_names, possessors
+    from rag.types import Chunk
+
+    assert possessors("Which sorting algorithm does Rust's standard library use?") == ["Rust"]
+    assert possessors("How is the Python Software Foundation’s board elected?") == ["Python Software Foundation"]
+    assert possessors("What's new in Python 3.7?") == []
+    assert lowercase_names("What is the default of the slots option in the attrs library?") == ["attrs"]
+    text = "The dataclasses module adds slots. The logging package logs."
+    stats = CorpusStats.from_chunks([Chunk("c", "d", "t", text, 0, len(text))])
+    assert unknown_names("What does the attrs library default to?", stats) == ["attrs"]
+    assert unknown_names("What does the logging package do?", stats) == []
+
+
+def test_a_sentence_under_a_heading_is_about_that_heading():
+    from rag.sentences import headings
+
+    text = ("PEP 563: Postponed Evaluation of Annotations\n\nPEP written and implemented by Łukasz Langa.\n\n"
+            "This idiom is called Decorate-Sort-Undecorate after its three steps:\n\n- First, decorate.\n\n"
+            "dataclasses.fields(class_or_instance)\n\nReturns a tuple of Field objects.")
+    found = [text[s:e] for s, e in headings(text)]
+    assert found == ["PEP 563: Postponed Evaluation of Annotations", "dataclasses.fields(class_or_instance)"]
+

@@ -43,7 +43,10 @@ _NAME_RUN = re.compile(  # "General Atomics", "Group of 7", "iRay Technology"
 )
 _CODE = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]+_\w+)")
 _LABEL = re.compile(r"\A\s*([^:\n]{1,40}):\s+([^<(\n]+)")
+# The first word of each sentence of a quote (a quote may hold two sentences).
+_SENTENCE_START = re.compile(r"(?:\A|[.!?][\"”’')\]]*\s+)[\"“‘(]*[\w’'.-]*\w")
 
+LABEL_VALUE_WORDS = 8  # "Editor: Elvis Pranskevichus" names; "default: If provided, this will be ..." explains
 NEAR_CHARS = 30  # a name this close to the question's words (and clearly closer than the next) answers it
 _SHARE = re.compile(r"\b(?:share|percentage|proportion|fraction|portion|per ?cent)\b", re.I)
 _PERCENT = re.compile(r"%|per ?cent", re.I)
@@ -163,17 +166,19 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
 
 def _names(sentence: str) -> list[tuple[int, int]]:
     label = _LABEL.match(sentence)
-    if label and len(words(label.group(1))) <= 3 and re.search(r"[A-Z]", label.group(2)):
+    if label and len(words(label.group(1))) <= 3 and re.search(r"[A-Z]", label.group(2)) and (
+        len(label.group(2).split()) <= LABEL_VALUE_WORDS
+    ):
         start, end = label.span(2)
         while end > start and sentence[end - 1] in " ,;.":
             end -= 1
         return [(start, end)]
-    first = re.match(r"\s*\S+", sentence)
-    first_end = first.end() if first else 0
+    firsts = {m.end() for m in _SENTENCE_START.finditer(sentence)}
     found = [m.span() for m in _CODE.finditer(sentence)]
     for m in _NAME_RUN.finditer(sentence):
-        if m.end() <= first_end and " " not in m.group():
-            continue  # a capitalised first word alone is not a name
+        if " " not in m.group() and (m.group().lower() in STOPWORDS or (
+                m.end() in firsts and not re.search(r"\w[A-Z\d_]", m.group()))):
+            continue  # a capitalised first word alone is not a name ("For example", "If"; "TypeError" is)
         if _DATE.fullmatch(m.group()):
             continue  # "Thursday", "April" are dates, not names
         found.append(m.span())

@@ -6,19 +6,20 @@ state the same fact are shown once, naming every outlet."""
 
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..citations import cite
 from ..config import ScoringSettings
 from ..embed import Embedder
-from ..names import variants
-from ..sentences import QUESTION_WORDS, continues, sentence_spans, terms, words
+from ..names import possessors, variants
+from ..sentences import QUESTION_WORDS, continues, headings, sentence_spans, terms, words
 from ..types import Answer, Citation, Document
 from . import direct
-from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
+from .base import NOT_MENTIONED, NOT_NEAR, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
 
 # ...unless the second sentence points back at the first ("They are ...", "It also ...")
 _LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
@@ -53,6 +54,7 @@ class _Unit:
     leans_back: bool = False
     first_end: int = 0  # for a pair: where its first sentence ends
     second_start: int = 0  # ... and where its second begins
+    focus: tuple[int, int] | None = None  # the sentence that won it its place, when it grew into a pair
 
 
 class ExtractiveAnswerer:
@@ -72,6 +74,7 @@ class ExtractiveAnswerer:
         self._span_cache: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
         self._term_cache: dict[tuple[str, int, int], frozenset[str]] = {}
         self._folded: dict[tuple[str, int], str] = {}  # each article's words, for _unmentioned
+        self._heads: dict[tuple[str, int, int], tuple[list[int], list[frozenset[str]]]] = {}
 
     def answer(self, question: Question, evidence: Evidence) -> Answer:
         missing = unknown_names(question.text, evidence.stats)
@@ -94,13 +97,18 @@ class ExtractiveAnswerer:
         mentioned = [(sc, u) for sc, u in ranked if not self._unmentioned(question.text, evidence.documents[u.doc_id])]
         if not mentioned:
             names = self._unmentioned(question.text, evidence.documents[ranked[0][1].doc_id])
-            return abstain(self.mode, NOT_MENTIONED.format(names=join_names(names)), evidence.passages)
+            known = all(evidence.stats.knows_name(n) for n in names)  # elsewhere in the corpus
+            message = NOT_NEAR if known else NOT_MENTIONED
+            return abstain(self.mode, message.format(names=join_names(names)), evidence.passages)
         if mentioned[0][0] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
         chosen = self._choose(mentioned)
         citations = [cite(evidence.documents[u.doc_id], u.start, u.end) for u in chosen]
+        lead = chosen[0].focus or (chosen[0].start, chosen[0].end)
+        focus = (lead[0] - chosen[0].start, lead[1] - chosen[0].start)
         return Answer(
-            text=compose(question.standalone, wants, citations, evidence.documents, self.scoring.same_fact_overlap),
+            text=compose(question.standalone, wants, citations, evidence.documents, self.scoring.same_fact_overlap,
+                         focus),
             citations=citations,
             abstained=False,
             mode=self.mode,
@@ -108,11 +116,13 @@ class ExtractiveAnswerer:
         )
 
     def _unmentioned(self, question: str, doc: Document) -> list[str]:
-        """What the question compares with ("... faster than Java?") that this article never
-        mentions in any known form: a sentence of it cannot answer the comparison. (Other names
-        are not asked of every article: "Moscow" may stand for Russia in a paraphrase, and a
-        rule that asked it of rare names cost more right answers than it saved, on both gold sets.)"""
+        """What the question compares with ("... faster than Java?") or asks about the belongings of
+        ("Rust's standard library") that this article never mentions in any known form: a sentence
+        of it cannot answer. (Other names are not asked of every article: "Moscow" may stand for
+        Russia in a paraphrase, and a rule that asked it of rare names cost more right answers
+        than it saved, on both gold sets.)"""
         targets = [t for phrase in _COMPARED.findall(question) for t in phrase.split() if t.lower() != "the"]
+        targets += possessors(question)
         if not targets:
             return []
         key = (doc.doc_id, len(doc.text))
@@ -173,8 +183,13 @@ class ExtractiveAnswerer:
             if not u_terms - q_terms:
                 continue  # it only echoes the question (a heading, a title): it cannot answer it
             title = titles[unit.doc_id]
+            section = self._section(evidence.documents[unit.doc_id], unit.start)
             lexical = sum(
-                wt if t in u_terms else wt * w.title_context_weight if t in title else 0.0 for t, wt in weights.items()
+                wt if t in u_terms
+                else wt * w.section_context_weight if t in section
+                else wt * w.title_context_weight if t in title
+                else 0.0
+                for t, wt in weights.items()
             ) / total
             score = w.dense_weight * dense + (1 - w.dense_weight) * lexical
             if unit.pair and not unit.leans_back:
@@ -209,6 +224,20 @@ class ExtractiveAnswerer:
                 self._span_cache.clear()
             self._span_cache[key] = spans
         return spans
+
+    def _section(self, doc: Document, start: int) -> frozenset[str]:
+        """The terms of the heading the text at `start` stands under (none for a heading itself)."""
+        key = (doc.doc_id, len(doc.text), hash(doc.text))
+        found = self._heads.get(key)
+        if found is None:
+            spans = headings(doc.text)
+            found = ([e for _, e in spans], [frozenset(terms(doc.text[s:e])) for s, e in spans])
+            if len(self._heads) > 500:
+                self._heads.clear()
+            self._heads[key] = found
+        ends, heads = found
+        i = bisect.bisect_right(ends, start) - 1
+        return heads[i] if i >= 0 else frozenset()
 
     def _terms(self, unit: _Unit) -> frozenset[str]:
         key = (unit.doc_id, unit.start, unit.end)
@@ -250,9 +279,14 @@ class ExtractiveAnswerer:
         for score, unit in ranked:
             if len(chosen) >= self.max_citations or score < max(self.min_relevance, best * self.scoring.keep_ratio):
                 break
-            if any(c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end for c in chosen):
-                continue
-            chosen.append(unit)
+            overlaps = [i for i, c in enumerate(chosen)
+                        if c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end]
+            if not overlaps:
+                chosen.append(unit)
+            elif unit.pair and len(overlaps) == 1 and not chosen[overlaps[0]].pair:
+                # two sentences that both score well, the quoted one and its neighbour: quote both
+                single = chosen[overlaps[0]]
+                chosen[overlaps[0]] = replace(unit, focus=(single.start, single.end))
         return chosen
 
 
@@ -262,12 +296,16 @@ _CODE_CHARS = frozenset("()[]{}=<>_;'\"#@")
 CODE_CHAR_SHARE = 0.08  # prose has about 1-2% of these characters; code has 10% and more
 
 
+_INDENTED_LINE = re.compile(r"\n[ \t]+\S")  # prose never indents its second line; code and config do
+
+
 def _code_like(text: str) -> bool:
-    return sum(c in _CODE_CHARS for c in text) > CODE_CHAR_SHARE * max(len(text), 1)
+    return bool(_INDENTED_LINE.search(text)) or sum(c in _CODE_CHARS for c in text) > CODE_CHAR_SHARE * max(len(text), 1)
 
 
 def compose(
-    question: str, wants: str | None, citations: list[Citation], documents, same_fact_overlap: float
+    question: str, wants: str | None, citations: list[Citation], documents, same_fact_overlap: float,
+    focus: tuple[int, int] | None = None,
 ) -> str:
     """The answer text: the direct line (when the best quote holds the kind of answer asked for),
     then one line per fact, each naming every outlet that states it."""
@@ -283,7 +321,9 @@ def compose(
             groups.append([i])
     lines = []
     best = citations[0]
-    span = direct.find(wants, best.quote, question)
+    lo, hi = focus or (0, len(best.quote))  # the direct line comes from the sentence that ranked best
+    span = direct.find(wants, best.quote[lo:hi], question)
+    span = (span[0] + lo, span[1] + lo) if span else None
     if span:
         marks = "".join(f"[{i + 1}]" for i in groups[0])
         lines.append(f"{best.quote[span[0]:span[1]]} {marks}")
