@@ -205,3 +205,14 @@ def test_a_sentence_under_a_heading_is_about_that_heading():
     found = [text[s:e] for s, e in headings(text)]
     assert found == ["PEP 563: Postponed Evaluation of Annotations", "dataclasses.fields(class_or_instance)"]
 
+
+
+def test_how_long_may_ask_for_a_length():
+    from rag.answer.direct import find
+
+    s = "Wrap lines so that they don’t exceed 79 characters."
+    span = find("duration", s, "How long may a line be?")
+    assert span and s[span[0] : span[1]] == "79 characters"
+    s = "The war has lasted more than two years, longer than 300 days."
+    span = find("duration", s, "How long has the war lasted?")
+    assert span and s[span[0] : span[1]] == "more than two years"

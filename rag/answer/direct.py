@@ -34,6 +34,7 @@ _DURATION = re.compile(
     _QUALIFIER + r"(?:\d[\d.]*|" + _WORD_NUMBER + r")[ -](?:years?|months?|weeks?|days?|decades?|hours?)(?:-old)?",
     re.I,
 )
+_UNIT = re.compile(r"\s+[a-z]+\b")  # what a figure counts: "79 characters"
 _EXPLICIT_DATE = re.compile(r"\d|" + _MONTH + "|" + _WEEKDAY)
 _VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\d)")
 _PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'-]+(?:,?\s+[A-Z][\w’'-]+)*)")
@@ -144,6 +145,9 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
             found = [(a, b) for a, b in found if _PERCENT.search(sentence[a:b])]
     elif kind == "duration":
         found = [m.span() for m in _DURATION.finditer(sentence)]
+        if not found:  # "how long" may ask for a length: "79 characters", "300 miles"
+            found = [(m.start(), u.end()) for m in _FIGURE.finditer(sentence)
+                     if re.search(r"\d", m.group()) and (u := _UNIT.match(sentence, m.end()))]
     elif kind == "date":
         found = [m.span() for m in _DATE.finditer(sentence)]
         explicit = [(a, b) for a, b in found if _EXPLICIT_DATE.search(sentence[a:b])]

@@ -94,9 +94,10 @@ class ExtractiveAnswerer:
             )
         if not ranked or ranked[0][0] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
-        mentioned = [(sc, u) for sc, u in ranked if not self._unmentioned(question.text, evidence.documents[u.doc_id])]
+        mentioned = [(sc, u) for sc, u in ranked
+                     if not self._unmentioned(question.text, evidence.documents[u.doc_id], u)]
         if not mentioned:
-            names = self._unmentioned(question.text, evidence.documents[ranked[0][1].doc_id])
+            names = self._unmentioned(question.text, evidence.documents[ranked[0][1].doc_id], ranked[0][1])
             known = all(evidence.stats.knows_name(n) for n in names)  # elsewhere in the corpus
             message = NOT_NEAR if known else NOT_MENTIONED
             return abstain(self.mode, message.format(names=join_names(names)), evidence.passages)
@@ -115,15 +116,15 @@ class ExtractiveAnswerer:
             passages=evidence.passages,
         )
 
-    def _unmentioned(self, question: str, doc: Document) -> list[str]:
-        """What the question compares with ("... faster than Java?") or asks about the belongings of
-        ("Rust's standard library") that this article never mentions in any known form: a sentence
-        of it cannot answer. (Other names are not asked of every article: "Moscow" may stand for
-        Russia in a paraphrase, and a rule that asked it of rare names cost more right answers
-        than it saved, on both gold sets.)"""
-        targets = [t for phrase in _COMPARED.findall(question) for t in phrase.split() if t.lower() != "the"]
-        targets += possessors(question)
-        if not targets:
+    def _unmentioned(self, question: str, doc: Document, unit: _Unit | None = None) -> list[str]:
+        """What the question asks about the belongings of ("Rust's standard library") that this
+        article never mentions, or compares with ("... faster than Java?") that this sentence (or
+        the article's title) never mentions, in any known form: it cannot answer. (Other names are
+        not asked of every article: "Moscow" may stand for Russia in a paraphrase, and a rule that
+        asked it of rare names cost more right answers than it saved, on both gold sets.)"""
+        owners = possessors(question)
+        compared = [t for phrase in _COMPARED.findall(question) for t in phrase.split() if t.lower() != "the"]
+        if not owners and not compared:
             return []
         key = (doc.doc_id, len(doc.text))
         known = self._folded.get(key)
@@ -132,7 +133,12 @@ class ExtractiveAnswerer:
             if len(self._folded) > 500:
                 self._folded.clear()
             self._folded[key] = known
-        return [t for t in targets if not any(f" {' '.join(words(f))} " in known for f in variants(t))]
+        near = " " + " ".join(words(doc.title + " " + (unit.text if unit else doc.text))) + " "
+
+        def absent(name: str, where: str) -> bool:
+            return not any(f" {' '.join(words(f))} " in where for f in variants(name))
+
+        return [t for t in owners if absent(t, known)] + [t for t in compared if absent(t, near)]
 
     def _units(self, evidence: Evidence) -> list[_Unit]:
         seen: set[tuple[str, int, int]] = set()
@@ -201,6 +207,8 @@ class ExtractiveAnswerer:
                 score -= w.question_penalty
             elif unit.text.rstrip().endswith(":"):
                 score -= w.lead_in_penalty
+            elif not label and self._is_heading(evidence.documents[unit.doc_id], unit):
+                score -= w.heading_penalty
             if _code_like(unit.text):
                 score -= w.code_penalty
             if wants:  # it holds the kind of answer asked for, or it only refers to it ("two companies")
@@ -238,6 +246,12 @@ class ExtractiveAnswerer:
         ends, heads = found
         i = bisect.bisect_right(ends, start) - 1
         return heads[i] if i >= 0 else frozenset()
+
+    def _is_heading(self, doc: Document, unit: _Unit) -> bool:
+        self._section(doc, unit.start)  # fills the cache
+        ends = self._heads[(doc.doc_id, len(doc.text), hash(doc.text))][0]
+        i = bisect.bisect_left(ends, unit.end)
+        return i < len(ends) and ends[i] == unit.end
 
     def _terms(self, unit: _Unit) -> frozenset[str]:
         key = (unit.doc_id, unit.start, unit.end)
