@@ -216,3 +216,26 @@ def test_how_long_may_ask_for_a_length():
     s = "The war has lasted more than two years, longer than 300 days."
     span = find("duration", s, "How long has the war lasted?")
     assert span and s[span[0] : span[1]] == "more than two years"
+
+
+def test_a_role_or_event_asked_about_must_be_stated():
+    from rag.answer.extractive import asked_predicate
+
+    assert asked_predicate("Who is the current president of the Python Software Foundation?") == "president"
+    assert asked_predicate("When was Guido van Rossum born?") == "born"
+    assert asked_predicate("Who is Liu Pengyu?") is None  # a name, not a role: anything about him answers
+    assert asked_predicate("When did Python 3.7 come out?") is None  # paraphrases stay free
+
+
+def test_a_paragraph_credit_answers_who_did_what_its_first_sentence_says(tmp_path):
+    from rag import Settings
+
+    (tmp_path / "news.md").write_text(
+        "---\ntitle: What's New\n---\nThe IDLE features formerly implemented as extensions have been reimplemented "
+        "as normal features. Their settings have been moved from the Extensions tab to other dialog tabs. "
+        "(Contributed by Charles Wohlganger and Terry Jan Reedy in bpo-27099.)\n\nThe tau constant was added. "
+        "(Contributed by Lisa Roach.)\n", encoding="utf-8")
+    assistant = Assistant(Settings(corpus_dir=tmp_path, data_dir=tmp_path / "data"))
+    answer = assistant.ask("Who reimplemented the IDLE extensions as normal features?")
+    assert answer.text.splitlines()[0].startswith("Charles Wohlganger and Terry Jan Reedy"), answer.text
+    assert_exact(assistant, answer)

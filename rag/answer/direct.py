@@ -56,6 +56,7 @@ _AGENT = re.compile(r"\b(?:by|according to|told|said|says)\s+(?:the\s+)?$")
 # A name as text writes it, possibly opening in lower case ("iRay Technology and North China ...").
 _LOOSE_RUN = re.compile(r"[\w.’'()-]+(?:\s+(?:(?:of|and|for|the|de|&)\s+)*[A-Z][\w’'.&-]*)*")
 
+_WHO = re.compile(r"\b(?:who|whom|whose)\b", re.I)
 _WH = re.compile(r"\b(?:who|whom|whose|which|what|when|where|why|how)\b", re.I)
 _ASKS = (
     ("version", re.compile(r"\b(?:which|what) (?:\w+ )?(?:version|release)\b", re.I)),
@@ -164,6 +165,8 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
             doers = [sp for sp in agents if q_terms & set(terms(sentence[max(0, sp[0] - 30) : sp[0]]))]
+            if not _WHO.search(question):  # "Which constant ...? (Contributed by Lisa Roach.)": not the doer
+                return [sp for sp in found if sp not in agents] or found
             return doers[:1] if len(doers) == 1 else agents or found  # "analyzed by X" for "Who analyzed ...?"
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
 
@@ -208,7 +211,7 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
         (rf"([\w.]+(?:\(\))?),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
         (rf"\b{noun}s?,\s+([\w.]+(?:\(\))?)", False),  # "a new module, graphlib,"
         (rf"\b{noun}s?\s+([\w.]+(?:\(\))?)", True),  # "firms iRay Technology"
-        (rf"([\w.]+(?:\(\))?)\s+{noun}s?\b", False),  # "the asyncio module"
+        (rf"([\w.]+(?:\(\))?)(?:\s+\([^()]{{1,20}}\))?\s+{noun}s?\b", False),  # "the asyncio module", "tau (τ) constant"
     )
     for pattern, strict in patterns:
         found = []

@@ -94,6 +94,11 @@ class ExtractiveAnswerer:
             )
         if not ranked or ranked[0][0] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
+        asked = asked_predicate(question.text)
+        if asked:
+            ranked = [(sc, u) for sc, u in ranked if self._states(asked, evidence.documents[u.doc_id], u)]
+            if not ranked:
+                return abstain(self.mode, passages=evidence.passages)
         mentioned = [(sc, u) for sc, u in ranked
                      if not self._unmentioned(question.text, evidence.documents[u.doc_id], u)]
         if not mentioned:
@@ -140,6 +145,13 @@ class ExtractiveAnswerer:
 
         return [t for t in owners if absent(t, known)] + [t for t in compared if absent(t, near)]
 
+    def _states(self, predicate: str, doc: Document, unit: _Unit) -> bool:
+        """True when the sentence (or the heading it stands under) holds the asked role or event."""
+        have = self._terms(unit) | self._section(doc, unit.start)
+        want = terms(predicate)
+        return bool(want) and all(t in have or any(h[:PREFIX] == t[:PREFIX] for h in have if len(h) >= PREFIX)
+                                  for t in want)
+
     def _units(self, evidence: Evidence) -> list[_Unit]:
         seen: set[tuple[str, int, int]] = set()
         units: list[_Unit] = []
@@ -151,19 +163,34 @@ class ExtractiveAnswerer:
                 sp for sp in self._sentences(doc) if sp[0] >= chunk.start and sp[1] <= chunk.end
             ]
             for i, (s, e) in enumerate(spans):
-                candidates = [(s, e)]
+                candidates = [(s, e, e)]
                 if i + 1 < len(spans) and continues(doc.text, e, spans[i + 1][0]):
-                    candidates.append((s, spans[i + 1][1]))
-                for pair, (cs, ce) in enumerate(candidates):
+                    candidates.append((s, spans[i + 1][1], spans[i + 1][0]))
+                    credit = self._credit(doc.text, spans, i)
+                    if credit is not None:
+                        candidates.append((s, spans[credit][1], spans[credit][0]))
+                for pair, (cs, ce, second) in enumerate(candidates):
                     if (doc.doc_id, cs, ce) not in seen:
                         seen.add((doc.doc_id, cs, ce))
                         if not pair:
                             units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce]))
                             continue
-                        second = spans[i + 1][0]
-                        leans = bool(_LEANS_BACK.match(doc.text[second:ce]))
+                        leans = pair == 1 and bool(_LEANS_BACK.match(doc.text[second:ce]))
                         units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce], True, leans, e, second))
         return units
+
+    @staticmethod
+    def _credit(text: str, spans: list[tuple[int, int]], i: int) -> int | None:
+        """The sentence that closes the block of sentence i by crediting someone ("(Contributed by
+        X in bpo-123.)"), when it comes later than the next sentence: it says who did what sentence
+        i says, so the two may be quoted together (with what stands between them)."""
+        j = i + 1
+        while j + 1 < len(spans) and j - i < CREDIT_REACH and continues(text, spans[j][1], spans[j + 1][0]):
+            j += 1
+        ends_block = j + 1 >= len(spans) or not continues(text, spans[j][1], spans[j + 1][0])
+        if j >= i + 2 and ends_block and _CREDIT.match(text, spans[j][0], spans[j][1]):
+            return j
+        return None
 
     def _rank(
         self, query: str, units: list[_Unit], evidence: Evidence, wants: str | None, question: str
@@ -201,6 +228,8 @@ class ExtractiveAnswerer:
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
             label = _LABEL.match(unit.text)
+            if label and re.search(r"\d", label.group(1)):
+                label = None  # "PEP 487: Descriptor ..." titles a section; a label names a role ("Editor: ...")
             if label and (set(terms(label.group(1))) & q_terms) - title:  # the label, not the page, is asked
                 score += w.label_bonus
             if unit.text.rstrip().endswith("?"):
@@ -302,6 +331,25 @@ class ExtractiveAnswerer:
                 single = chosen[overlaps[0]]
                 chosen[overlaps[0]] = replace(unit, focus=(single.start, single.end))
         return chosen
+
+
+# A role or an event a question asks about, which the answering sentence must state: "Who is the
+# president of X?" is not answered by a sentence about X that names no president, nor "When was X
+# born?" by a date near X. (Only these two forms: other questions may paraphrase freely.)
+_ROLE_QUESTION = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(?:(?:current|new|former|next|first)\s+)?"
+                            r"([a-z][\w-]+)\s+(?:of|at|for|in|to)\b", re.I)
+_PASSIVE_WHEN = re.compile(r"^\s*when\s+(?:was|were)\s+.+\s((?-i:[a-z]+(?:ed|en|n|t)))\s*\?*\s*$", re.I)
+PREFIX = 5  # "president" / "presidency", "spokesman" / "spokesperson": the same role
+
+
+def asked_predicate(question: str) -> str | None:
+    m = _ROLE_QUESTION.match(question) or _PASSIVE_WHEN.match(question)
+    return m.group(1) if m else None
+
+
+# A closing credit: "(Contributed by Victor Stinner in bpo-123.)", "(Patch by ...)", "Written by ...".
+_CREDIT = re.compile(r"\(?\s*(?:[A-Z]\w*\s+){0,3}by\s+[A-Z]")
+CREDIT_REACH = 3  # a credit this many sentences on still belongs to the sentence (a short paragraph)
 
 
 # A label and its value ("Editor: Raymond Hettinger") or a table row's first cell ("ERROR | 40").
