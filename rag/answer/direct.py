@@ -49,6 +49,9 @@ _SENTENCE_START = re.compile(r"(?:\A|[.!?][\"”’')\]]*\s+)[\"“‘(]*[\w’'
 
 LABEL_VALUE_WORDS = 8  # "Editor: Elvis Pranskevichus" names; "default: If provided, this will be ..." explains
 NEAR_CHARS = 30  # a name this close to the question's words (and clearly closer than the next) answers it
+_COUNT = re.compile(r"\bhow many\s+((?:[\w’'-]+\s+){0,2}[\w’'-]+)", re.I)
+COUNTED_WITHIN = 4  # "five Chinese companies", "more than 255 arguments": the counted word follows closely
+_MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds?|yuan|rubles?|roubles?)\b", re.I)
 _SHARE = re.compile(r"\b(?:share|percentage|proportion|fraction|portion|per ?cent)\b", re.I)
 _PERCENT = re.compile(r"%|per ?cent", re.I)
 # Who did it, as sentences say it: "analyzed by X", "according to X", "told X", "said X".
@@ -144,6 +147,11 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         found = [m.span() for m in _FIGURE.finditer(sentence) if re.search(r"\w", m.group())]
         if _SHARE.search(question) and any(_PERCENT.search(sentence[a:b]) for a, b in found):
             found = [(a, b) for a, b in found if _PERCENT.search(sentence[a:b])]
+        counted = _COUNT.search(question)
+        if counted:  # "how many tanks" counts tanks: a figure followed by them, not a share or a sum of money
+            things = {stem(w) for w in words(counted.group(1))} - {stem(w) for w in STOPWORDS}
+            found = [(a, b) for a, b in found if not _PERCENT.search(sentence[a:b]) and not _MONEY.search(sentence[a:b])
+                     and things & {stem(w) for w in words(sentence[b:])[:COUNTED_WITHIN]}]
     elif kind == "duration":
         found = [m.span() for m in _DURATION.finditer(sentence)]
         if not found:  # "how long" may ask for a length: "79 characters", "300 miles"
@@ -165,9 +173,11 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
             doers = [sp for sp in agents if q_terms & set(terms(sentence[max(0, sp[0] - 30) : sp[0]]))]
+            if len(doers) == 1:
+                return doers  # "analyzed by X" for "Who/Which group analyzed ...?"
             if not _WHO.search(question):  # "Which constant ...? (Contributed by Lisa Roach.)": not the doer
                 return [sp for sp in found if sp not in agents] or found
-            return doers[:1] if len(doers) == 1 else agents or found  # "analyzed by X" for "Who analyzed ...?"
+            return agents or found
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
 
 

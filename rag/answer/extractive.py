@@ -128,7 +128,8 @@ class ExtractiveAnswerer:
         not asked of every article: "Moscow" may stand for Russia in a paraphrase, and a rule that
         asked it of rare names cost more right answers than it saved, on both gold sets.)"""
         owners = possessors(question)
-        compared = [t for phrase in _COMPARED.findall(question) for t in phrase.split() if t.lower() != "the"]
+        compared = [re.sub(r"[’']s$", "", t) for phrase in _COMPARED.findall(question) for t in phrase.split()
+                    if t.lower() != "the"]
         if not owners and not compared:
             return []
         key = (doc.doc_id, len(doc.text))
