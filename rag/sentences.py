@@ -101,6 +101,7 @@ def _block(text: str, start: int, end: int) -> Block:
 # A short one-line block with no sentence end is a heading ("PEP 563: Postponed Evaluation of
 # Annotations", "Working jointly on drones", an API signature): it says what the blocks under it are about.
 HEADING_MAX_WORDS = 12
+_CREDITS = re.compile(r"\bby\s+[A-Z]")  # "PEP 553 – ...: PEP written and implemented by Barry Warsaw" states
 _NO_HEADING_END = re.compile(r"[.!?:;,][\"”’')\]]*\s*$")
 
 
@@ -109,7 +110,8 @@ def headings(text: str) -> list[tuple[int, int]]:
     out = []
     for b in blocks(text):
         body = text[b.start : b.end]
-        if b.kind == "item" or "\n" in body or len(body.split()) > HEADING_MAX_WORDS or _NO_HEADING_END.search(body):
+        if (b.kind == "item" or "\n" in body or len(body.split()) > HEADING_MAX_WORDS or _NO_HEADING_END.search(body)
+                or _CREDITS.search(body)):
             continue
         marker = _MARKER.match(text, b.start, b.end)
         out.append((marker.end() if marker else b.start, b.end))

@@ -239,3 +239,17 @@ def test_a_paragraph_credit_answers_who_did_what_its_first_sentence_says(tmp_pat
     answer = assistant.ask("Who reimplemented the IDLE extensions as normal features?")
     assert answer.text.splitlines()[0].startswith("Charles Wohlganger and Terry Jan Reedy"), answer.text
     assert_exact(assistant, answer)
+
+
+def test_which_pep_is_answered_from_the_heading_a_sentence_opens(tmp_path):
+    from rag import Settings
+
+    (tmp_path / "new.md").write_text(
+        "---\ntitle: What's New\n---\nPEP 540: Forced UTF-8 Runtime Mode\n\nThe new -X utf8 command line option and "
+        "PYTHONUTF8 environment variable can be used to enable the Python UTF-8 Mode.\n\n"
+        "PEP 562: Customization of Access to Module Attributes\n\nPython 3.7 allows defining __getattr__() on "
+        "modules.\n", encoding="utf-8")
+    assistant = Assistant(Settings(corpus_dir=tmp_path, data_dir=tmp_path / "data"))
+    answer = assistant.ask("Which PEP adds the -X utf8 command line option?")
+    assert answer.text.splitlines()[0].startswith("PEP 540"), answer.text
+    assert_exact(assistant, answer)

@@ -208,15 +208,30 @@ _NOT_NAMES = frozenset(
 )
 
 
+_ASKED_NOUN = re.compile(
+    r"\b(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([a-z]+?)s?\b(?=\s+(?:is|are|was|were|do|does|did|has|"
+    r"have|can|could|should|will|would|provides?|offers?|supports?|gives?|lets?|makes?|adds?|"
+    r"got|that|being|\w+ed|allows?|introduces?|describes?|defines?|returns?|replaces?|uses?|needs?|contains?|"
+    r"requires?|changes?|removes?|holds?|runs?|says?|means?|signals?|controls?|sets?)\b)", re.I)
+
+
+@functools.lru_cache(maxsize=256)
+def asked_noun(question: str) -> str | None:
+    """What a "which/what X ...?" question asks for, lower case and singular: "pep", "module"."""
+    acronym = re.search(r"\b(?:which|what)\s+([A-Z]{2,})\b", question, re.I)
+    if acronym and acronym.group(1).isupper():  # "Which PEP ...", "Which RFC ..."
+        return acronym.group(1).lower()
+    m = _ASKED_NOUN.search(question)
+    return m.group(2).lower() if m else None
+
+
 def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
     """The name given to what a "which/what X" question asks about: "nitrocellulose, a chemical",
     "a new module, graphlib," or "the asyncio module" answer "Which chemical/module ...?"."""
-    m = re.search(r"\b(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([a-z]+?)s?\b(?=\s+(?:is|are|was|were|do|does|did|has|"
-                  r"have|can|could|should|will|would|provides?|offers?|supports?|gives?|lets?|makes?|adds?|"
-                  r"got|that|being|\w+ed)\b)", question, re.I)
-    if not m:
+    found_noun = asked_noun(question)
+    if not found_noun:
         return []
-    noun = re.escape(m.group(2).lower())
+    noun = re.escape(found_noun)
     patterns = (
         (rf"([\w.]+(?:\(\))?),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
         (rf"\b{noun}s?,\s+([\w.]+(?:\(\))?)", False),  # "a new module, graphlib,"

@@ -16,7 +16,7 @@ from ..citations import cite
 from ..config import ScoringSettings
 from ..embed import Embedder
 from ..names import possessors, variants
-from ..sentences import QUESTION_WORDS, continues, headings, sentence_spans, terms, words
+from ..sentences import QUESTION_WORDS, continues, headings, sentence_spans, stem, terms, words
 from ..types import Answer, Citation, Document
 from . import direct
 from .base import NOT_MENTIONED, NOT_NEAR, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
@@ -83,6 +83,9 @@ class ExtractiveAnswerer:
         units = self._units(evidence)
         if not units:
             return abstain(self.mode, passages=evidence.passages)
+        noun = direct.asked_noun(question.text)
+        if noun:
+            units += self._under_headings(units, evidence, noun)
         wants = direct.answer_type(question.text)
         ranked = self._rank(question.standalone, units, evidence, wants, question.standalone)
         if question.standalone != question.text and ranked:
@@ -263,25 +266,52 @@ class ExtractiveAnswerer:
             self._span_cache[key] = spans
         return spans
 
-    def _section(self, doc: Document, start: int) -> frozenset[str]:
-        """The terms of the heading the text at `start` stands under (none for a heading itself)."""
+    def _headings(self, doc: Document) -> tuple[list[int], list[tuple[int, int]], list[frozenset[str]]]:
+        """The document's headings: their ends (sorted), spans and terms, worked out once per text."""
         key = (doc.doc_id, len(doc.text), hash(doc.text))
         found = self._heads.get(key)
         if found is None:
             spans = headings(doc.text)
-            found = ([e for _, e in spans], [frozenset(terms(doc.text[s:e])) for s, e in spans])
+            found = ([e for _, e in spans], spans, [frozenset(terms(doc.text[s:e])) for s, e in spans])
             if len(self._heads) > 500:
                 self._heads.clear()
             self._heads[key] = found
-        ends, heads = found
+        return found
+
+    def _heading(self, doc: Document, start: int) -> tuple[tuple[int, int], frozenset[str]] | None:
+        """The heading the text at `start` stands under, with its terms (None before the first)."""
+        ends, spans, heads = self._headings(doc)
         i = bisect.bisect_right(ends, start) - 1
-        return heads[i] if i >= 0 else frozenset()
+        return (spans[i], heads[i]) if i >= 0 else None
+
+    def _section(self, doc: Document, start: int) -> frozenset[str]:
+        """The terms of the heading the text at `start` stands under (none for a heading itself)."""
+        found = self._heading(doc, start)
+        return found[1] if found else frozenset()
 
     def _is_heading(self, doc: Document, unit: _Unit) -> bool:
-        self._section(doc, unit.start)  # fills the cache
-        ends = self._heads[(doc.doc_id, len(doc.text), hash(doc.text))][0]
+        ends = self._headings(doc)[0]
         i = bisect.bisect_left(ends, unit.end)
         return i < len(ends) and ends[i] == unit.end
+
+    def _under_headings(self, units: list[_Unit], evidence: Evidence, noun: str) -> list[_Unit]:
+        """For "Which PEP ...?": a sentence quoted with the heading it opens ("PEP 540: Forced UTF-8
+        Runtime Mode" over "The new -X utf8 command line option ..."), when the heading holds what is
+        asked and the sentence does not."""
+        wanted = stem(noun)
+        out = []
+        for u in units:
+            if u.pair:
+                continue
+            doc = evidence.documents[u.doc_id]
+            found = self._heading(doc, u.start)
+            if not found or wanted not in found[1] or wanted in self._terms(u):
+                continue
+            (hs, he), _ = found
+            if u.start - he > HEADING_REACH:
+                continue
+            out.append(_Unit(u.doc_id, hs, u.end, doc.text[hs:u.end], True, False, he, u.start))
+        return out
 
     def _terms(self, unit: _Unit) -> frozenset[str]:
         key = (unit.doc_id, unit.start, unit.end)
@@ -350,6 +380,7 @@ def asked_predicate(question: str) -> str | None:
 
 # A closing credit: "(Contributed by Victor Stinner in bpo-123.)", "(Patch by ...)", "Written by ...".
 _CREDIT = re.compile(r"\(?\s*(?:[A-Z]\w*\s+){0,3}by\s+[A-Z]")
+HEADING_REACH = 400  # characters: a sentence this close below a heading opens its section
 CREDIT_REACH = 3  # a credit this many sentences on still belongs to the sentence (a short paragraph)
 
 
