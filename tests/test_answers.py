@@ -223,7 +223,10 @@ def test_a_role_or_event_asked_about_must_be_stated():
 
     assert asked_predicate("Who is the current president of the Python Software Foundation?") == "president"
     assert asked_predicate("When was Guido van Rossum born?") == "born"
+    assert asked_predicate("Who maintains the glob module?") == "maintains"
     assert asked_predicate("Who is Liu Pengyu?") is None  # a name, not a role: anything about him answers
+    assert asked_predicate("Who was Guido?") is None
+    assert asked_predicate("Who wrote PEP 8?") is None  # "written by", "author": the past is stated many ways
     assert asked_predicate("When did Python 3.7 come out?") is None  # paraphrases stay free
 
 

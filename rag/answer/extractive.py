@@ -366,16 +366,21 @@ class ExtractiveAnswerer:
 
 # A role or an event a question asks about, which the answering sentence must state: "Who is the
 # president of X?" is not answered by a sentence about X that names no president, nor "When was X
-# born?" by a date near X. (Only these two forms: other questions may paraphrase freely.)
+# born?" by a date near X. (Only these forms: other questions may paraphrase freely.)
 _ROLE_QUESTION = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(?:(?:current|new|former|next|first)\s+)?"
                             r"([a-z][\w-]+)\s+(?:of|at|for|in|to)\b", re.I)
 _PASSIVE_WHEN = re.compile(r"^\s*when\s+(?:was|were)\s+.+\s((?-i:[a-z]+(?:ed|en|n|t)))\s*\?*\s*$", re.I)
 PREFIX = 5  # "president" / "presidency", "spokesman" / "spokesperson": the same role
 
 
+# "Who maintains X?" asks who does it now: a sentence that names people near X without saying it is no answer.
+_WHO_DOES = re.compile(r"^\s*who\s+((?-i:[a-z]+[^s\W]s))\b", re.I)
+_AUXILIARIES = frozenset("is was has does".split())
+
+
 def asked_predicate(question: str) -> str | None:
-    m = _ROLE_QUESTION.match(question) or _PASSIVE_WHEN.match(question)
-    return m.group(1) if m else None
+    m = _ROLE_QUESTION.match(question) or _PASSIVE_WHEN.match(question) or _WHO_DOES.match(question)
+    return m.group(1) if m and m.group(1).lower() not in _AUXILIARIES else None
 
 
 # A closing credit: "(Contributed by Victor Stinner in bpo-123.)", "(Patch by ...)", "Written by ...".
