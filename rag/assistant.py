@@ -318,7 +318,8 @@ class Assistant:
                 standalone = condense(text, turns)
             except RagError:
                 pass  # the offline rewrite stands in
-        return Question(text=text, standalone=standalone)
+        earlier = next((t.content for t in reversed(turns) if t.role == "assistant"), "") if standalone != text else ""
+        return Question(text=text, standalone=standalone, earlier=earlier)
 
     def _checked(self, answer: Answer, evidence: Evidence) -> Answer:
         """The last gate: a citation that is not exact in the text it was taken from never

@@ -39,6 +39,11 @@ class ScoringSettings(BaseModel):
         default=0.85, ge=0, le=1,
         description="A follow-up answered by the earlier question's words alone scores this share: the new words decide.",
     )
+    repeat_penalty: float = Field(
+        default=0.15, ge=0, le=1,
+        description="Penalty, in a follow-up, for a sentence the previous answer already quoted: the reader has "
+        "seen it, and \"And what undoes it?\" asks for something new.",
+    )
     title_context_weight: float = Field(
         default=0.5, ge=0, le=1,
         description="A question word found only in the article's title counts this share for each of its "

@@ -24,6 +24,7 @@ class Question:
 
     text: str
     standalone: str
+    earlier: str = ""  # for a follow-up: the answer it follows (what the reader has already seen)
 
 
 @dataclass

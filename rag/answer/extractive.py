@@ -88,6 +88,13 @@ class ExtractiveAnswerer:
             units += self._under_headings(units, evidence, noun)
         wants = direct.answer_type(question.text)
         ranked = self._rank(question.standalone, units, evidence, wants, question.standalone)
+        if question.earlier and ranked:
+            # a follow-up asks for what the last answer did not say: its quotes step back
+            seen = " ".join(question.earlier.split())
+            penalty = self.scoring.repeat_penalty
+            ranked = sorted(((sc - penalty if " ".join(u.text.split()) in seen else sc, u) for sc, u in ranked),
+                            key=lambda x: -x[0])
+        relevance = {id(u): sc for sc, u in ranked}  # of the question as it stands alone: what abstention weighs
         if question.standalone != question.text and ranked:
             # A follow-up: the new words say what is asked, the earlier question says about what.
             alone = {id(u): sc for sc, u in self._rank(question.text, units, evidence, wants, question.text)}
@@ -95,7 +102,7 @@ class ExtractiveAnswerer:
             ranked = sorted(
                 ((max((sc + alone.get(id(u), sc)) / 2, weight * sc), u) for sc, u in ranked), key=lambda x: -x[0]
             )
-        if not ranked or ranked[0][0] < self.min_relevance:
+        if not ranked or relevance[id(ranked[0][1])] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
         asked = asked_predicate(question.text)
         if asked:
@@ -109,7 +116,7 @@ class ExtractiveAnswerer:
             known = all(evidence.stats.knows_name(n) for n in names)  # elsewhere in the corpus
             message = NOT_NEAR if known else NOT_MENTIONED
             return abstain(self.mode, message.format(names=join_names(names)), evidence.passages)
-        if mentioned[0][0] < self.min_relevance:
+        if relevance[id(mentioned[0][1])] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
         chosen = self._choose(mentioned)
         citations = [cite(evidence.documents[u.doc_id], u.start, u.end) for u in chosen]
@@ -351,7 +358,9 @@ class ExtractiveAnswerer:
         best = ranked[0][0]
         chosen: list[_Unit] = []
         for score, unit in ranked:
-            if len(chosen) >= self.max_citations or score < max(self.min_relevance, best * self.scoring.keep_ratio):
+            # (a follow-up's mixed score may sit below the threshold its standalone relevance passed)
+            floor = max(min(self.min_relevance, best), best * self.scoring.keep_ratio)
+            if len(chosen) >= self.max_citations or score < floor:
                 break
             overlaps = [i for i, c in enumerate(chosen)
                         if c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end]
