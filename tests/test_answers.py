@@ -176,6 +176,19 @@ def test_direct_answers_come_from_structure_and_patterns():
     assert direct("Which functions of the operator module are handy?",
                   "The operator module functions allow sorting. For example, to sort by grade:") is None
     assert direct("Which exception is raised?", "TypeError will be raised if a field has no default.") == "TypeError"
+    # "e.g." is no name; a PEP or a code name answers no who-question; a credit's verb is not the question's
+    assert direct("Which warning is shown?", "WARNING | Something unexpected happened (e.g. ‘disk space low’).") \
+        != "e.g"
+    assert direct("Who implemented the syntax for variable annotations?", "PEP 526, syntax for variable annotations.") \
+        is None
+    assert direct("Which StreamReader method reads data until a separator appears?",
+                  "New StreamReader.readuntil() method to read data until a separator appears. "
+                  "(Contributed by Mark Korenberg.)") != "Mark Korenberg"
+    assert direct("How much faster are glob() and iglob() now?", "They are now about 3–6 times faster.") == \
+        "about 3–6 times faster"
+    assert direct("Which encoders are faster?", "The ASCII and the Latin1 encoders are now up to 3 times as fast.") \
+        == "ASCII and the Latin1"
+    assert direct("Where does zoneinfo get its data?", "The database was specified in PEP 615.") is None
     # a label whose value is a whole sentence explains; it names nothing
     assert direct("Which default applies?", "default: If provided, this will be the default value for this field.") \
         is None

@@ -19,7 +19,8 @@ _WORD_NUMBER = (r"(?:once|two|three|four|five|six|seven|eight|nine|ten|eleven|tw
                 r"double|triple|half)")
 _FIGURE = re.compile(
     _QUALIFIER
-    + r"(?:[$€£¥]\s?\d(?:[\d,.]*\d)?|\d(?:[\d,.]*\d)?(?![\w]|\.\w)|" + _WORD_NUMBER + r")"  # not "2.x"
+    + r"(?:[$€£¥]\s?\d(?:[\d,.]*\d)?|(?:\d(?:[\d,.]*\d)?\s?[–-]\s?)?\d(?:[\d,.]*\d)?(?![\w]|\.\w)|"  # "3–6"
+    + _WORD_NUMBER + r")"  # not "2.x"
     + r"(?:\s?(?:%|per ?cent|percent))?"
     + r"(?:\s(?:million|billion|trillion|thousand|hundred|bn)\b)?"
     + r"(?:\s+times\s+(?:more|less|faster|slower|larger|smaller|as\s+\w+)?)?",
@@ -42,7 +43,8 @@ _NAME_RUN = re.compile(  # "General Atomics", "Group of 7", "iRay Technology"
     r"(?<![\w’'])(?:(?:[A-Z]|[a-z]+[A-Z])[\w’'.&-]*[\w]|[A-Z])"
     r"(?:\s+(?:(?:of|and|for|the|de|&)\s+)*(?:[A-Z][\w’'.&-]*[\w]|\d[\d.]*))*"
 )
-_CODE = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]+_\w+)")
+_CODE = re.compile(r"(?<![\w.])(?!(?:[A-Za-z]\.)+[A-Za-z]?\b)"  # not "e.g", "i.e"
+                   r"(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]+_\w+)")
 _LABEL = re.compile(r"\A\s*([^:\n]{1,40}):\s+([^<(\n]+)")
 # The first word of each sentence of a quote (a quote may hold two sentences).
 _SENTENCE_START = re.compile(r"(?:\A|[.!?][\"”’')\]]*\s+)[\"“‘(]*[\w’'.-]*\w")
@@ -115,7 +117,7 @@ def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
     return _extend(sentence, best, question) if kind in ("number", "duration") else best
 
 
-_LIST_SEP = re.compile(r"\.?\s*(?:,|;|,?\s+and|,?\s+or)\s*")
+_LIST_SEP = re.compile(r"\.?\s*(?:,|;|,?\s+and|,?\s+or)\s*(?:the\s+)?")
 
 
 def _coordinated(sentence: str, best: tuple[int, int], spans: list[tuple[int, int]]) -> tuple[int, int]:
@@ -164,7 +166,7 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
     elif kind == "version":
         found = [m.span() for m in _VERSION.finditer(sentence)]
     elif kind == "place":
-        found = [m.span(1) for m in _PLACE.finditer(sentence)]
+        found = [m.span(1) for m in _PLACE.finditer(sentence) if not re.match(r"\s+\d", sentence[m.end(1):])]
     else:
         found = _appositions(sentence, question)
         if not found:
@@ -172,13 +174,26 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
                      and _new_name(sentence[sp[0] : sp[1]], asked)]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
-            doers = [sp for sp in agents if q_terms & set(terms(sentence[max(0, sp[0] - 30) : sp[0]]))]
+            doers = [sp for sp in agents if q_terms & _doing(sentence, sp[0])]
+            if _WHO.search(question):  # a person's name holds no number ("PEP 526" is not who)
+                found = [sp for sp in found if not re.search(r"[\d_]|\w\.\w|\(\)", sentence[sp[0] : sp[1]])]
+                agents = [sp for sp in agents if sp in found]
+                doers = [sp for sp in doers if sp in found]
             if len(doers) == 1:
                 return doers  # "analyzed by X" for "Who/Which group analyzed ...?"
             if not _WHO.search(question):  # "Which constant ...? (Contributed by Lisa Roach.)": not the doer
                 return [sp for sp in found if sp not in agents] or found
             return agents or found
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
+
+
+def _doing(sentence: str, start: int) -> set[str]:
+    """The terms of the two words before "by" / "according to" ahead of a name: what the name did
+    ("analyzed by X"), not what the sentence is about ("... appears. (Contributed by X.)")."""
+    before = sentence[max(0, start - 40) : start]
+    marker = _AGENT.search(before)
+    head = re.split(r"[.!?(;]", before[: marker.start()] if marker else before)[-1]
+    return set(terms(" ".join(words(head)[-2:])))
 
 
 def _names(sentence: str) -> list[tuple[int, int]]:
@@ -233,10 +248,10 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
         return []
     noun = re.escape(found_noun)
     patterns = (
-        (rf"([\w.]+(?:\(\))?),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
-        (rf"\b{noun}s?,\s+([\w.]+(?:\(\))?)", False),  # "a new module, graphlib,"
-        (rf"\b{noun}s?\s+([\w.]+(?:\(\))?)", True),  # "firms iRay Technology"
-        (rf"([\w.]+(?:\(\))?)(?:\s+\([^()]{{1,20}}\))?\s+{noun}s?\b", False),  # "the asyncio module", "tau (τ) constant"
+        (rf"(\w[\w.]*\w(?:\(\))?|\w),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
+        (rf"\b{noun}s?,\s+(\w[\w.]*\w(?:\(\))?|\w)", False),  # "a new module, graphlib,"
+        (rf"\b{noun}s?\s+(\w[\w.]*\w(?:\(\))?|\w)", True),  # "firms iRay Technology"
+        (rf"(\w[\w.]*\w(?:\(\))?|\w)(?:\s+\([^()]{{1,20}}\))?\s+{noun}s?\b", False),  # "the asyncio module", "tau (τ) constant"
     )
     for pattern, strict in patterns:
         found = []
@@ -250,10 +265,22 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
             if strict and not (word != word.lower() or re.search(r"[._()\d]", word)):
                 continue  # without a comma, only a word that looks like a name ("the asyncio module": code)
             run = _LOOSE_RUN.match(sentence, hit.start(1))
-            found.append((hit.start(1), run.end()) if run and word != word.lower() else hit.span(1))
+            span = (hit.start(1), run.end()) if run and word != word.lower() else hit.span(1)
+            found.append(_with_coordinated(sentence, span) if not strict else span)
         if found:
             return found
     return []
+
+
+_BEFORE_AND = re.compile(r"(?:^|(?<=\s))([A-Z\d][\w.]*\w(?:\(\))?)(?:,\s*|\s+and\s+|\s+or\s+)(?:the\s+)?$")
+
+
+def _with_coordinated(sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A name with the names listed before it: "the ASCII and the Latin1 encoders" -> "ASCII and the Latin1"."""
+    start, end = span
+    while m := _BEFORE_AND.search(sentence[:start]):
+        start = m.start(1)
+    return start, end
 
 
 @functools.lru_cache(maxsize=256)

@@ -241,8 +241,11 @@ class ExtractiveAnswerer:
             label = _LABEL.match(unit.text)
             if label and re.search(r"\d", label.group(1)):
                 label = None  # "PEP 487: Descriptor ..." titles a section; a label names a role ("Editor: ...")
-            if label and (set(terms(label.group(1))) & q_terms) - title:  # the label, not the page, is asked
-                score += w.label_bonus
+            if label:  # the label, not the page, is asked: in full ("Editor:") more than in part ("New documentation translations:")
+                named = set(terms(label.group(1)))
+                asked = (named & q_terms) - title
+                if asked:
+                    score += w.label_bonus * len(asked) / len(named)
             if unit.text.rstrip().endswith("?"):
                 score -= w.question_penalty
             elif unit.text.rstrip().endswith(":"):
