@@ -217,6 +217,8 @@ def test_a_sentence_under_a_heading_is_about_that_heading():
             "dataclasses.fields(class_or_instance)\n\nReturns a tuple of Field objects.")
     found = [text[s:e] for s, e in headings(text)]
     assert found == ["PEP 563: Postponed Evaluation of Annotations", "dataclasses.fields(class_or_instance)"]
+    code = ">>> sorted([5, 2, 3])\n\n[1, 2, 3]\n\nreturn self.x + 1\n\nself.x += element\n\nfrom a import b\n\nKey Functions"
+    assert [code[s:e] for s, e in headings(code)] == ["Key Functions"]
 
 
 
