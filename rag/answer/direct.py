@@ -36,6 +36,7 @@ _DURATION = re.compile(
     re.I,
 )
 _UNIT = re.compile(r"\s+[a-z]+\b")  # what a figure counts: "79 characters"
+_VERSION_DATE = re.compile(r"\b((?:[Vv]ersion|Python|[Rr]elease)\s+\d+(?:\.\d+)+)(?![\w.]*\d)")
 _EXPLICIT_DATE = re.compile(r"\d|" + _MONTH + "|" + _WEEKDAY)
 _VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\d)")
 _PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'-]+(?:,?\s+[A-Z][\w’'-]+)*)")
@@ -163,6 +164,8 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         found = [m.span() for m in _DATE.finditer(sentence)]
         explicit = [(a, b) for a, b in found if _EXPLICIT_DATE.search(sentence[a:b])]
         found = explicit or found  # "in 1989" answers "when?" better than "the next year"
+        if not found:  # documentation dates a change by its version: "New in version 3.9"
+            found = [m.span(1) for m in _VERSION_DATE.finditer(sentence)]
     elif kind == "version":
         found = [m.span() for m in _VERSION.finditer(sentence)]
     elif kind == "place":

@@ -30,9 +30,10 @@ _NUMBER = re.compile(
     re.I,
 )
 _DATE = re.compile(
-    r"\b(?:\d{4}|january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"\b(?:\d{4}|january|february|march|april|may(?=\s+\d)|(?<=\d\s)may|june|july|august|september|october|"
+    r"november|december|"  # "may" only beside a number: "this may change" dates nothing
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|week|month|year|"
-    r"earlier|later|since|ago|era|war)\b",
+    r"earlier|later|since|ago|era|war)\b|\b(?:version|python|release)\s+\d+\.\d",  # docs date by version
     re.I,
 )
 # What a sentence must hold at all to answer a question of this kind (lenient: "since the war" may date it).
@@ -390,9 +391,13 @@ _WHO_DOES = re.compile(r"^\s*who\s+((?-i:[a-z]+[^s\W]s))\b", re.I)
 _AUXILIARIES = frozenset("is was has does".split())
 
 
+# Changes a text states in many ways ("New in version 3.9", "now supports"): not asked of the sentence.
+_CHANGES = frozenset("added introduced changed removed deprecated made done improved updated fixed".split())
+
+
 def asked_predicate(question: str) -> str | None:
     m = _ROLE_QUESTION.match(question) or _PASSIVE_WHEN.match(question) or _WHO_DOES.match(question)
-    return m.group(1) if m and m.group(1).lower() not in _AUXILIARIES else None
+    return m.group(1) if m and m.group(1).lower() not in _AUXILIARIES | _CHANGES else None
 
 
 # A closing credit: "(Contributed by Victor Stinner in bpo-123.)", "(Patch by ...)", "Written by ...".
