@@ -71,7 +71,7 @@ class Index:
             lambda: CorpusStats.from_chunks(chunks()), lambda s, folder: s.save(folder), CorpusStats.load,
         )
         self.lexical = load_or_build(
-            self.settings, self.store.name, "bm25", self.digest,
+            self.settings, self.store.name, "bm25-titled", self.digest,
             lambda: Lexical.build(chunks()), _save_lexical, Lexical.load,
         )
 

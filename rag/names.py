@@ -97,5 +97,24 @@ def question_names(question: str) -> list[tuple[str, ...]]:
     return [tuple(r) for r in runs]
 
 
+# Words that say the word before them is a name, even in lower case ("the attrs library").
+_KIND_NOUNS = ("library|libraries|module|package|framework|project|toolkit|language|crate|plugin|company|firm|"
+               "agency|ministry|newspaper")
+_NAMED = re.compile(rf"\bthe\s+([a-z][\w.+-]*)\s+(?:{_KIND_NOUNS})\b")
+_NOT_OWNERS = frozenset("what who where when how why which that it there here let he she".split())  # "What's"
+_POSSESSOR = re.compile(r"(?<![\w’'])((?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*)[’']s\b")
+
+
+def lowercase_names(question: str) -> list[str]:
+    """Names a question writes in lower case but marks as names: "the attrs library", "the requests package"."""
+    return _NAMED.findall(question)
+
+
+def possessors(question: str) -> list[str]:
+    """Capitalised names that own what a question asks about: "Rust's standard library" -> "Rust".
+    An article that never mentions the owner cannot say what belongs to it."""
+    return [p for p in _POSSESSOR.findall(question) if p.lower() not in _NOT_OWNERS]
+
+
 def has_number(run: tuple[str, ...]) -> bool:
     return any(t[:1].isdigit() for t in run)

@@ -32,4 +32,6 @@ def prepare(question: object, history: Sequence[Turn], answerer: Answerer, max_c
             standalone = answerer.condense(text, turns)
         except RagError:
             pass  # the offline rewrite stands in
-    return Question(text=text, standalone=standalone)
+    # a follow-up's quotes step back from what the last answer showed (see the offline answerer)
+    earlier = next((t.content for t in reversed(turns) if t.role == "assistant"), "") if standalone != text else ""
+    return Question(text=text, standalone=standalone, earlier=earlier)

@@ -69,7 +69,8 @@ class Lexical:
 
         if not chunks:
             return None
-        nodes = [chunk_node(c, c.text) for c in chunks]
+        # the title is indexed with each chunk: "in Python 3.9" points at the page titled so
+        nodes = [chunk_node(c, f"{c.title}\n{c.text}") for c in chunks]
         retriever = BM25Retriever(nodes=nodes, similarity_top_k=min(len(nodes), 10))
         retriever.corpus = None  # the table below stands in; node dicts would double the memory
         return cls(retriever, [Chunk(c.chunk_id, c.doc_id, c.title, "", c.start, c.end, 0.0, c.sentences) for c in chunks])

@@ -98,6 +98,29 @@ def _block(text: str, start: int, end: int) -> Block:
     return Block(start, end, kind)
 
 
+# A short one-line block with no sentence end is a heading ("PEP 563: Postponed Evaluation of
+# Annotations", "Working jointly on drones", an API signature): it says what the blocks under it are about.
+HEADING_MAX_WORDS = 12
+# Code and its output are no headings: a prompt, a continuation, a literal, an assignment or a comment.
+_CODE_LINE = re.compile(r"\s*(?:>>>|\.\.\.|[\[{('\"]|(?:return|import|from\s+\S+\s+import|raise|yield|assert|self\.|super\(\))\b"
+                        r"|.*(?:\s[-+*/%]?=\s|\s#\s|[\[\]{}]))")
+_CREDITS = re.compile(r"\bby\s+[A-Z]")  # "PEP 553 – ...: PEP written and implemented by Barry Warsaw" states
+_NO_HEADING_END = re.compile(r"[.!?:;,][\"”’')\]]*\s*$")
+
+
+def headings(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every heading-like block of the text, in order."""
+    out = []
+    for b in blocks(text):
+        body = text[b.start : b.end]
+        if (b.kind == "item" or "\n" in body or len(body.split()) > HEADING_MAX_WORDS or _NO_HEADING_END.search(body)
+                or _CREDITS.search(body) or _CODE_LINE.match(body)):
+            continue
+        marker = _MARKER.match(text, b.start, b.end)
+        out.append((marker.end() if marker else b.start, b.end))
+    return out
+
+
 def continues(text: str, end: int, start: int) -> bool:
     """True when the sentence starting at `start` is in the same block as the one ending at `end`."""
     gap = text[end:start]

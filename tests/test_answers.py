@@ -172,3 +172,102 @@ def test_direct_answers_come_from_structure_and_patterns():
         == "Nearly 70%"
     # several names and nothing to tell which one answers: no direct line rather than a wrong one
     assert direct("Which official spoke?", "Janet Yellen, back in Washington from Beijing, warned Moscow and Kyiv.") is None
+    # a capitalised common word is no name ("For example", "If provided"); a CamelCase one is
+    assert direct("Which functions of the operator module are handy?",
+                  "The operator module functions allow sorting. For example, to sort by grade:") is None
+    assert direct("Which exception is raised?", "TypeError will be raised if a field has no default.") == "TypeError"
+    # "e.g." is no name; a PEP or a code name answers no who-question; a credit's verb is not the question's
+    assert direct("Which warning is shown?", "WARNING | Something unexpected happened (e.g. ‘disk space low’).") \
+        != "e.g"
+    assert direct("Who implemented the syntax for variable annotations?", "PEP 526, syntax for variable annotations.") \
+        is None
+    assert direct("Which StreamReader method reads data until a separator appears?",
+                  "New StreamReader.readuntil() method to read data until a separator appears. "
+                  "(Contributed by Mark Korenberg.)") != "Mark Korenberg"
+    assert direct("How much faster are glob() and iglob() now?", "They are now about 3–6 times faster.") == \
+        "about 3–6 times faster"
+    assert direct("Which encoders are faster?", "The ASCII and the Latin1 encoders are now up to 3 times as fast.") \
+        == "ASCII and the Latin1"
+    assert direct("Where does zoneinfo get its data?", "The database was specified in PEP 615.") is None
+    # a label whose value is a whole sentence explains; it names nothing
+    assert direct("Which default applies?", "default: If provided, this will be the default value for this field.") \
+        is None
+
+
+def test_names_marked_as_names_and_owners_are_checked():
+    from rag.answer.base import CorpusStats, unknown_names
+    from rag.names import lowercase_names, possessors
+    from rag.types import Chunk
+
+    assert possessors("Which sorting algorithm does Rust's standard library use?") == ["Rust"]
+    assert possessors("How is the Python Software Foundation’s board elected?") == ["Python Software Foundation"]
+    assert possessors("What's new in Python 3.7?") == []
+    assert lowercase_names("What is the default of the slots option in the attrs library?") == ["attrs"]
+    text = "The dataclasses module adds slots. The logging package logs."
+    stats = CorpusStats.from_chunks([Chunk("c", "d", "t", text, 0, len(text))])
+    assert unknown_names("What does the attrs library default to?", stats) == ["attrs"]
+    assert unknown_names("What does the logging package do?", stats) == []
+
+
+def test_a_sentence_under_a_heading_is_about_that_heading():
+    from rag.sentences import headings
+
+    text = ("PEP 563: Postponed Evaluation of Annotations\n\nPEP written and implemented by Łukasz Langa.\n\n"
+            "This idiom is called Decorate-Sort-Undecorate after its three steps:\n\n- First, decorate.\n\n"
+            "dataclasses.fields(class_or_instance)\n\nReturns a tuple of Field objects.")
+    found = [text[s:e] for s, e in headings(text)]
+    assert found == ["PEP 563: Postponed Evaluation of Annotations", "dataclasses.fields(class_or_instance)"]
+    code = ">>> sorted([5, 2, 3])\n\n[1, 2, 3]\n\nreturn self.x + 1\n\nself.x += element\n\nfrom a import b\n\nKey Functions"
+    assert [code[s:e] for s, e in headings(code)] == ["Key Functions"]
+
+
+
+def test_how_long_may_ask_for_a_length():
+    from rag.answer.direct import find
+
+    s = "Wrap lines so that they don’t exceed 79 characters."
+    span = find("duration", s, "How long may a line be?")
+    assert span and s[span[0] : span[1]] == "79 characters"
+    s = "The war has lasted more than two years, longer than 300 days."
+    span = find("duration", s, "How long has the war lasted?")
+    assert span and s[span[0] : span[1]] == "more than two years"
+
+
+def test_a_role_or_event_asked_about_must_be_stated():
+    from rag.answer.extractive import asked_predicate
+
+    assert asked_predicate("Who is the current president of the Python Software Foundation?") == "president"
+    assert asked_predicate("When was Guido van Rossum born?") == "born"
+    assert asked_predicate("Who maintains the glob module?") == "maintains"
+    assert asked_predicate("Who is Liu Pengyu?") is None  # a name, not a role: anything about him answers
+    assert asked_predicate("Who was Guido?") is None
+    assert asked_predicate("Who wrote PEP 8?") is None  # "written by", "author": the past is stated many ways
+    assert asked_predicate("When did Python 3.7 come out?") is None  # paraphrases stay free
+
+
+def test_a_paragraph_credit_answers_who_did_what_its_first_sentence_says(tmp_path):
+    from rag import Settings
+
+    (tmp_path / "news.md").write_text(
+        "---\ntitle: What's New\n---\nThe IDLE features formerly implemented as extensions have been reimplemented "
+        "as normal features. Their settings have been moved from the Extensions tab to other dialog tabs. "
+        "(Contributed by Charles Wohlganger and Terry Jan Reedy in bpo-27099.)\n\nThe tau constant was added. "
+        "(Contributed by Lisa Roach.)\n", encoding="utf-8")
+    assistant = Assistant(Settings(corpus_dir=tmp_path, data_dir=tmp_path / "data"))
+    answer = assistant.ask("Who reimplemented the IDLE extensions as normal features?")
+    assert answer.text.splitlines()[0].startswith("Charles Wohlganger and Terry Jan Reedy"), answer.text
+    assert_exact(assistant, answer)
+
+
+def test_which_pep_is_answered_from_the_heading_a_sentence_opens(tmp_path):
+    from rag import Settings
+
+    (tmp_path / "new.md").write_text(
+        "---\ntitle: What's New\n---\nPEP 540: Forced UTF-8 Runtime Mode\n\nThe new -X utf8 command line option and "
+        "PYTHONUTF8 environment variable can be used to enable the Python UTF-8 Mode.\n\n"
+        "PEP 562: Customization of Access to Module Attributes\n\nPython 3.7 allows defining __getattr__() on "
+        "modules.\n", encoding="utf-8")
+    assistant = Assistant(Settings(corpus_dir=tmp_path, data_dir=tmp_path / "data"))
+    answer = assistant.ask("Which PEP adds the -X utf8 command line option?")
+    assert answer.text.splitlines()[0].startswith("PEP 540"), answer.text
+    assert_exact(assistant, answer)

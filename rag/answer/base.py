@@ -9,12 +9,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..names import acronyms_in, has_number, question_names, variants
+from ..names import acronyms_in, has_number, lowercase_names, question_names, variants
 from ..sentences import terms, words
 from ..types import Answer, Chunk, Citation, Document, Event, Turn
 
 CANNOT_ANSWER = "The articles don't answer this question."
 NOT_MENTIONED = "The articles don't mention {names}, so they can't answer this question."
+NOT_NEAR = "The passages closest to this question don't mention {names}, so they can't answer it."
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Question:
 
     text: str
     standalone: str
+    earlier: str = ""  # for a follow-up: the answer it follows (what the reader has already seen)
 
 
 @dataclass
@@ -161,6 +163,7 @@ def unknown_names(question: str, stats: CorpusStats) -> list[str]:
         if has_number(run) and len(run) > 1 and (missing or not _number_pairs(words(" ".join(run))) <= stats.numbered):
             missing = [" ".join(run)]
         found.extend(missing)
+    found += [name for name in lowercase_names(question) if not stats.knows(name)]
     return list(dict.fromkeys(found))
 
 

@@ -19,7 +19,8 @@ _WORD_NUMBER = (r"(?:once|two|three|four|five|six|seven|eight|nine|ten|eleven|tw
                 r"double|triple|half)")
 _FIGURE = re.compile(
     _QUALIFIER
-    + r"(?:[$€£¥]\s?\d(?:[\d,.]*\d)?|\d(?:[\d,.]*\d)?(?![\w]|\.\w)|" + _WORD_NUMBER + r")"  # not "2.x"
+    + r"(?:[$€£¥]\s?\d(?:[\d,.]*\d)?|(?:\d(?:[\d,.]*\d)?\s?[–-]\s?)?\d(?:[\d,.]*\d)?(?![\w]|\.\w)|"  # "3–6"
+    + _WORD_NUMBER + r")"  # not "2.x"
     + r"(?:\s?(?:%|per ?cent|percent))?"
     + r"(?:\s(?:million|billion|trillion|thousand|hundred|bn)\b)?"
     + r"(?:\s+times\s+(?:more|less|faster|slower|larger|smaller|as\s+\w+)?)?",
@@ -34,6 +35,8 @@ _DURATION = re.compile(
     _QUALIFIER + r"(?:\d[\d.]*|" + _WORD_NUMBER + r")[ -](?:years?|months?|weeks?|days?|decades?|hours?)(?:-old)?",
     re.I,
 )
+_UNIT = re.compile(r"\s+[a-z]+\b")  # what a figure counts: "79 characters"
+_VERSION_DATE = re.compile(r"\b((?:[Vv]ersion|Python|[Rr]elease)\s+\d+(?:\.\d+)+)(?![\w.]*\d)")
 _EXPLICIT_DATE = re.compile(r"\d|" + _MONTH + "|" + _WEEKDAY)
 _VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\d)")
 _PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'-]+(?:,?\s+[A-Z][\w’'-]+)*)")
@@ -41,10 +44,17 @@ _NAME_RUN = re.compile(  # "General Atomics", "Group of 7", "iRay Technology"
     r"(?<![\w’'])(?:(?:[A-Z]|[a-z]+[A-Z])[\w’'.&-]*[\w]|[A-Z])"
     r"(?:\s+(?:(?:of|and|for|the|de|&)\s+)*(?:[A-Z][\w’'.&-]*[\w]|\d[\d.]*))*"
 )
-_CODE = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]+_\w+)")
+_CODE = re.compile(r"(?<![\w.])(?!(?:[A-Za-z]\.)+[A-Za-z]?\b)"  # not "e.g", "i.e"
+                   r"(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]+_\w+)")
 _LABEL = re.compile(r"\A\s*([^:\n]{1,40}):\s+([^<(\n]+)")
+# The first word of each sentence of a quote (a quote may hold two sentences).
+_SENTENCE_START = re.compile(r"(?:\A|[.!?][\"”’')\]]*\s+)[\"“‘(]*[\w’'.-]*\w")
 
+LABEL_VALUE_WORDS = 8  # "Editor: Elvis Pranskevichus" names; "default: If provided, this will be ..." explains
 NEAR_CHARS = 30  # a name this close to the question's words (and clearly closer than the next) answers it
+_COUNT = re.compile(r"\bhow many\s+((?:[\w’'-]+\s+){0,2}[\w’'-]+)", re.I)
+COUNTED_WITHIN = 4  # "five Chinese companies", "more than 255 arguments": the counted word follows closely
+_MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds?|yuan|rubles?|roubles?)\b", re.I)
 _SHARE = re.compile(r"\b(?:share|percentage|proportion|fraction|portion|per ?cent)\b", re.I)
 _PERCENT = re.compile(r"%|per ?cent", re.I)
 # Who did it, as sentences say it: "analyzed by X", "according to X", "told X", "said X".
@@ -52,6 +62,7 @@ _AGENT = re.compile(r"\b(?:by|according to|told|said|says)\s+(?:the\s+)?$")
 # A name as text writes it, possibly opening in lower case ("iRay Technology and North China ...").
 _LOOSE_RUN = re.compile(r"[\w.’'()-]+(?:\s+(?:(?:of|and|for|the|de|&)\s+)*[A-Z][\w’'.&-]*)*")
 
+_WHO = re.compile(r"\b(?:who|whom|whose)\b", re.I)
 _WH = re.compile(r"\b(?:who|whom|whose|which|what|when|where|why|how)\b", re.I)
 _ASKS = (
     ("version", re.compile(r"\b(?:which|what) (?:\w+ )?(?:version|release)\b", re.I)),
@@ -107,7 +118,7 @@ def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
     return _extend(sentence, best, question) if kind in ("number", "duration") else best
 
 
-_LIST_SEP = re.compile(r"\.?\s*(?:,|;|,?\s+and|,?\s+or)\s*")
+_LIST_SEP = re.compile(r"\.?\s*(?:,|;|,?\s+and|,?\s+or)\s*(?:the\s+)?")
 
 
 def _coordinated(sentence: str, best: tuple[int, int], spans: list[tuple[int, int]]) -> tuple[int, int]:
@@ -139,16 +150,26 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         found = [m.span() for m in _FIGURE.finditer(sentence) if re.search(r"\w", m.group())]
         if _SHARE.search(question) and any(_PERCENT.search(sentence[a:b]) for a, b in found):
             found = [(a, b) for a, b in found if _PERCENT.search(sentence[a:b])]
+        counted = _COUNT.search(question)
+        if counted:  # "how many tanks" counts tanks: a figure followed by them, not a share or a sum of money
+            things = {stem(w) for w in words(counted.group(1))} - {stem(w) for w in STOPWORDS}
+            found = [(a, b) for a, b in found if not _PERCENT.search(sentence[a:b]) and not _MONEY.search(sentence[a:b])
+                     and things & {stem(w) for w in words(sentence[b:])[:COUNTED_WITHIN]}]
     elif kind == "duration":
         found = [m.span() for m in _DURATION.finditer(sentence)]
+        if not found:  # "how long" may ask for a length: "79 characters", "300 miles"
+            found = [(m.start(), u.end()) for m in _FIGURE.finditer(sentence)
+                     if re.search(r"\d", m.group()) and (u := _UNIT.match(sentence, m.end()))]
     elif kind == "date":
         found = [m.span() for m in _DATE.finditer(sentence)]
         explicit = [(a, b) for a, b in found if _EXPLICIT_DATE.search(sentence[a:b])]
         found = explicit or found  # "in 1989" answers "when?" better than "the next year"
+        if not found:  # documentation dates a change by its version: "New in version 3.9"
+            found = [m.span(1) for m in _VERSION_DATE.finditer(sentence)]
     elif kind == "version":
         found = [m.span() for m in _VERSION.finditer(sentence)]
     elif kind == "place":
-        found = [m.span(1) for m in _PLACE.finditer(sentence)]
+        found = [m.span(1) for m in _PLACE.finditer(sentence) if not re.match(r"\s+\d", sentence[m.end(1):])]
     else:
         found = _appositions(sentence, question)
         if not found:
@@ -156,24 +177,43 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
                      and _new_name(sentence[sp[0] : sp[1]], asked)]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
-            doers = [sp for sp in agents if q_terms & set(terms(sentence[max(0, sp[0] - 30) : sp[0]]))]
-            return doers[:1] if len(doers) == 1 else agents or found  # "analyzed by X" for "Who analyzed ...?"
+            doers = [sp for sp in agents if q_terms & _doing(sentence, sp[0])]
+            if _WHO.search(question):  # a person's name holds no number ("PEP 526" is not who)
+                found = [sp for sp in found if not re.search(r"[\d_]|\w\.\w|\(\)", sentence[sp[0] : sp[1]])]
+                agents = [sp for sp in agents if sp in found]
+                doers = [sp for sp in doers if sp in found]
+            if len(doers) == 1:
+                return doers  # "analyzed by X" for "Who/Which group analyzed ...?"
+            if not _WHO.search(question):  # "Which constant ...? (Contributed by Lisa Roach.)": not the doer
+                return [sp for sp in found if sp not in agents] or found
+            return agents or found
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
+
+
+def _doing(sentence: str, start: int) -> set[str]:
+    """The terms of the two words before "by" / "according to" ahead of a name: what the name did
+    ("analyzed by X"), not what the sentence is about ("... appears. (Contributed by X.)")."""
+    before = sentence[max(0, start - 40) : start]
+    marker = _AGENT.search(before)
+    head = re.split(r"[.!?(;]", before[: marker.start()] if marker else before)[-1]
+    return set(terms(" ".join(words(head)[-2:])))
 
 
 def _names(sentence: str) -> list[tuple[int, int]]:
     label = _LABEL.match(sentence)
-    if label and len(words(label.group(1))) <= 3 and re.search(r"[A-Z]", label.group(2)):
+    if label and len(words(label.group(1))) <= 3 and re.search(r"[A-Z]", label.group(2)) and (
+        len(label.group(2).split()) <= LABEL_VALUE_WORDS
+    ):
         start, end = label.span(2)
         while end > start and sentence[end - 1] in " ,;.":
             end -= 1
         return [(start, end)]
-    first = re.match(r"\s*\S+", sentence)
-    first_end = first.end() if first else 0
+    firsts = {m.end() for m in _SENTENCE_START.finditer(sentence)}
     found = [m.span() for m in _CODE.finditer(sentence)]
     for m in _NAME_RUN.finditer(sentence):
-        if m.end() <= first_end and " " not in m.group():
-            continue  # a capitalised first word alone is not a name
+        if " " not in m.group() and (m.group().lower() in STOPWORDS or (
+                m.end() in firsts and not re.search(r"\w[A-Z\d_]", m.group()))):
+            continue  # a capitalised first word alone is not a name ("For example", "If"; "TypeError" is)
         if _DATE.fullmatch(m.group()):
             continue  # "Thursday", "April" are dates, not names
         found.append(m.span())
@@ -186,20 +226,35 @@ _NOT_NAMES = frozenset(
 )
 
 
+_ASKED_NOUN = re.compile(
+    r"\b(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([a-z]+?)s?\b(?=\s+(?:is|are|was|were|do|does|did|has|"
+    r"have|can|could|should|will|would|provides?|offers?|supports?|gives?|lets?|makes?|adds?|"
+    r"got|that|being|\w+ed|allows?|introduces?|describes?|defines?|returns?|replaces?|uses?|needs?|contains?|"
+    r"requires?|changes?|removes?|holds?|runs?|says?|means?|signals?|controls?|sets?)\b)", re.I)
+
+
+@functools.lru_cache(maxsize=256)
+def asked_noun(question: str) -> str | None:
+    """What a "which/what X ...?" question asks for, lower case and singular: "pep", "module"."""
+    acronym = re.search(r"\b(?:which|what)\s+([A-Z]{2,})\b", question, re.I)
+    if acronym and acronym.group(1).isupper():  # "Which PEP ...", "Which RFC ..."
+        return acronym.group(1).lower()
+    m = _ASKED_NOUN.search(question)
+    return m.group(2).lower() if m else None
+
+
 def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
     """The name given to what a "which/what X" question asks about: "nitrocellulose, a chemical",
     "a new module, graphlib," or "the asyncio module" answer "Which chemical/module ...?"."""
-    m = re.search(r"\b(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([a-z]+?)s?\b(?=\s+(?:is|are|was|were|do|does|did|has|"
-                  r"have|can|could|should|will|would|provides?|offers?|supports?|gives?|lets?|makes?|adds?|"
-                  r"got|that|being|\w+ed)\b)", question, re.I)
-    if not m:
+    found_noun = asked_noun(question)
+    if not found_noun:
         return []
-    noun = re.escape(m.group(2).lower())
+    noun = re.escape(found_noun)
     patterns = (
-        (rf"([\w.]+(?:\(\))?),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
-        (rf"\b{noun}s?,\s+([\w.]+(?:\(\))?)", False),  # "a new module, graphlib,"
-        (rf"\b{noun}s?\s+([\w.]+(?:\(\))?)", True),  # "firms iRay Technology"
-        (rf"([\w.]+(?:\(\))?)\s+{noun}s?\b", False),  # "the asyncio module"
+        (rf"(\w[\w.]*\w(?:\(\))?|\w),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
+        (rf"\b{noun}s?,\s+(\w[\w.]*\w(?:\(\))?|\w)", False),  # "a new module, graphlib,"
+        (rf"\b{noun}s?\s+(\w[\w.]*\w(?:\(\))?|\w)", True),  # "firms iRay Technology"
+        (rf"(\w[\w.]*\w(?:\(\))?|\w)(?:\s+\([^()]{{1,20}}\))?\s+{noun}s?\b", False),  # "the asyncio module", "tau (τ) constant"
     )
     for pattern, strict in patterns:
         found = []
@@ -213,10 +268,22 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
             if strict and not (word != word.lower() or re.search(r"[._()\d]", word)):
                 continue  # without a comma, only a word that looks like a name ("the asyncio module": code)
             run = _LOOSE_RUN.match(sentence, hit.start(1))
-            found.append((hit.start(1), run.end()) if run and word != word.lower() else hit.span(1))
+            span = (hit.start(1), run.end()) if run and word != word.lower() else hit.span(1)
+            found.append(_with_coordinated(sentence, span) if not strict else span)
         if found:
             return found
     return []
+
+
+_BEFORE_AND = re.compile(r"(?:^|(?<=\s))([A-Z\d][\w.]*\w(?:\(\))?)(?:,\s*|\s+and\s+|\s+or\s+)(?:the\s+)?$")
+
+
+def _with_coordinated(sentence: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A name with the names listed before it: "the ASCII and the Latin1 encoders" -> "ASCII and the Latin1"."""
+    start, end = span
+    while m := _BEFORE_AND.search(sentence[:start]):
+        start = m.start(1)
+    return start, end
 
 
 @functools.lru_cache(maxsize=256)

@@ -6,9 +6,10 @@ state the same fact are shown once, naming every outlet."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,11 +17,11 @@ from ..citations import cite
 from ..config import ScoringSettings, Settings
 from ..embed import Embedder
 from ..followup import standalone_offline
-from ..names import variants
-from ..sentences import QUESTION_WORDS, continues, sentence_spans, terms, words
+from ..names import possessors, variants
+from ..sentences import QUESTION_WORDS, continues, headings, sentence_spans, stem, terms, words
 from ..types import Answer, Citation, Delta, Document, Event, Turn
 from . import direct
-from .base import NOT_MENTIONED, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
+from .base import NOT_MENTIONED, NOT_NEAR, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
 
 # ...unless the second sentence points back at the first ("They are ...", "It also ...")
 _LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
@@ -31,9 +32,10 @@ _NUMBER = re.compile(
     re.I,
 )
 _DATE = re.compile(
-    r"\b(?:\d{4}|january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"\b(?:\d{4}|january|february|march|april|may(?=\s+\d)|(?<=\d\s)may|june|july|august|september|october|"
+    r"november|december|"  # "may" only beside a number: "this may change" dates nothing
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|week|month|year|"
-    r"earlier|later|since|ago|era|war)\b",
+    r"earlier|later|since|ago|era|war)\b|\b(?:version|python|release)\s+\d+\.\d",  # docs date by version
     re.I,
 )
 # What a sentence must hold at all to answer a question of this kind (lenient: "since the war" may date it).
@@ -55,6 +57,7 @@ class _Unit:
     leans_back: bool = False
     first_end: int = 0  # for a pair: where its first sentence ends
     second_start: int = 0  # ... and where its second begins
+    focus: tuple[int, int] | None = None  # the sentence that won it its place, when it grew into a pair
 
 
 _DEFAULTS = Settings.model_fields
@@ -77,6 +80,7 @@ class ExtractiveAnswerer:
         self._span_cache: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
         self._term_cache: dict[tuple[str, int, int], frozenset[str]] = {}
         self._folded: dict[tuple[str, int], str] = {}  # each article's words, for _unmentioned
+        self._heads: dict[tuple[str, int, int], tuple[list[int], list[frozenset[str]]]] = {}
 
     def answer(self, question: Question, evidence: Evidence) -> Answer:
         missing = unknown_names(question.text, evidence.stats)
@@ -85,8 +89,18 @@ class ExtractiveAnswerer:
         units = self._units(evidence)
         if not units:
             return abstain(self.mode, passages=evidence.passages)
+        noun = direct.asked_noun(question.text)
+        if noun:
+            units += self._under_headings(units, evidence, noun)
         wants = direct.answer_type(question.text)
         ranked = self._rank(question.standalone, units, evidence, wants, question.standalone)
+        if question.earlier and ranked:
+            # a follow-up asks for what the last answer did not say: its quotes step back
+            seen = " ".join(question.earlier.split())
+            penalty = self.scoring.repeat_penalty
+            ranked = sorted(((sc - penalty if " ".join(u.text.split()) in seen else sc, u) for sc, u in ranked),
+                            key=lambda x: -x[0])
+        relevance = {id(u): sc for sc, u in ranked}  # of the question as it stands alone: what abstention weighs
         if question.standalone != question.text and ranked:
             # A follow-up: the new words say what is asked, the earlier question says about what.
             alone = {id(u): sc for sc, u in self._rank(question.text, units, evidence, wants, question.text)}
@@ -94,18 +108,29 @@ class ExtractiveAnswerer:
             ranked = sorted(
                 ((max((sc + alone.get(id(u), sc)) / 2, weight * sc), u) for sc, u in ranked), key=lambda x: -x[0]
             )
-        if not ranked or ranked[0][0] < self.min_relevance:
+        if not ranked or relevance[id(ranked[0][1])] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
-        mentioned = [(sc, u) for sc, u in ranked if not self._unmentioned(question.text, evidence.documents[u.doc_id])]
+        asked = asked_predicate(question.text)
+        if asked:
+            ranked = [(sc, u) for sc, u in ranked if self._states(asked, evidence.documents[u.doc_id], u)]
+            if not ranked:
+                return abstain(self.mode, passages=evidence.passages)
+        mentioned = [(sc, u) for sc, u in ranked
+                     if not self._unmentioned(question.text, evidence.documents[u.doc_id], u)]
         if not mentioned:
-            names = self._unmentioned(question.text, evidence.documents[ranked[0][1].doc_id])
-            return abstain(self.mode, NOT_MENTIONED.format(names=join_names(names)), evidence.passages)
-        if mentioned[0][0] < self.min_relevance:
+            names = self._unmentioned(question.text, evidence.documents[ranked[0][1].doc_id], ranked[0][1])
+            known = all(evidence.stats.knows_name(n) for n in names)  # elsewhere in the corpus
+            message = NOT_NEAR if known else NOT_MENTIONED
+            return abstain(self.mode, message.format(names=join_names(names)), evidence.passages)
+        if relevance[id(mentioned[0][1])] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
         chosen = self._choose(mentioned)
         citations = [cite(evidence.documents[u.doc_id], u.start, u.end) for u in chosen]
+        lead = chosen[0].focus or (chosen[0].start, chosen[0].end)
+        focus = (lead[0] - chosen[0].start, lead[1] - chosen[0].start)
         return Answer(
-            text=compose(question.standalone, wants, citations, evidence.documents, self.scoring.same_fact_overlap),
+            text=compose(question.standalone, wants, citations, evidence.documents, self.scoring.same_fact_overlap,
+                         focus),
             citations=citations,
             abstained=False,
             mode=self.mode,
@@ -121,13 +146,16 @@ class ExtractiveAnswerer:
     def condense(self, question: str, history: tuple[Turn, ...]) -> str:
         return standalone_offline(question, history)
 
-    def _unmentioned(self, question: str, doc: Document) -> list[str]:
-        """What the question compares with ("... faster than Java?") that this article never
-        mentions in any known form: a sentence of it cannot answer the comparison. (Other names
-        are not asked of every article: "Moscow" may stand for Russia in a paraphrase, and a
-        rule that asked it of rare names cost more right answers than it saved, on both gold sets.)"""
-        targets = [t for phrase in _COMPARED.findall(question) for t in phrase.split() if t.lower() != "the"]
-        if not targets:
+    def _unmentioned(self, question: str, doc: Document, unit: _Unit | None = None) -> list[str]:
+        """What the question asks about the belongings of ("Rust's standard library") that this
+        article never mentions, or compares with ("... faster than Java?") that this sentence (or
+        the article's title) never mentions, in any known form: it cannot answer. (Other names are
+        not asked of every article: "Moscow" may stand for Russia in a paraphrase, and a rule that
+        asked it of rare names cost more right answers than it saved, on both gold sets.)"""
+        owners = possessors(question)
+        compared = [re.sub(r"[’']s$", "", t) for phrase in _COMPARED.findall(question) for t in phrase.split()
+                    if t.lower() != "the"]
+        if not owners and not compared:
             return []
         key = (doc.doc_id, len(doc.text))
         known = self._folded.get(key)
@@ -136,7 +164,19 @@ class ExtractiveAnswerer:
             if len(self._folded) > 500:
                 self._folded.clear()
             self._folded[key] = known
-        return [t for t in targets if not any(f" {' '.join(words(f))} " in known for f in variants(t))]
+        near = " " + " ".join(words(doc.title + " " + (unit.text if unit else doc.text))) + " "
+
+        def absent(name: str, where: str) -> bool:
+            return not any(f" {' '.join(words(f))} " in where for f in variants(name))
+
+        return [t for t in owners if absent(t, known)] + [t for t in compared if absent(t, near)]
+
+    def _states(self, predicate: str, doc: Document, unit: _Unit) -> bool:
+        """True when the sentence (or the heading it stands under) holds the asked role or event."""
+        have = self._terms(unit) | self._section(doc, unit.start)
+        want = terms(predicate)
+        return bool(want) and all(t in have or any(h[:PREFIX] == t[:PREFIX] for h in have if len(h) >= PREFIX)
+                                  for t in want)
 
     def _units(self, evidence: Evidence) -> list[_Unit]:
         seen: set[tuple[str, int, int]] = set()
@@ -149,19 +189,34 @@ class ExtractiveAnswerer:
                 sp for sp in self._sentences(doc) if sp[0] >= chunk.start and sp[1] <= chunk.end
             ]
             for i, (s, e) in enumerate(spans):
-                candidates = [(s, e)]
+                candidates = [(s, e, e)]
                 if i + 1 < len(spans) and continues(doc.text, e, spans[i + 1][0]):
-                    candidates.append((s, spans[i + 1][1]))
-                for pair, (cs, ce) in enumerate(candidates):
+                    candidates.append((s, spans[i + 1][1], spans[i + 1][0]))
+                    credit = self._credit(doc.text, spans, i)
+                    if credit is not None:
+                        candidates.append((s, spans[credit][1], spans[credit][0]))
+                for pair, (cs, ce, second) in enumerate(candidates):
                     if (doc.doc_id, cs, ce) not in seen:
                         seen.add((doc.doc_id, cs, ce))
                         if not pair:
                             units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce]))
                             continue
-                        second = spans[i + 1][0]
-                        leans = bool(_LEANS_BACK.match(doc.text[second:ce]))
+                        leans = pair == 1 and bool(_LEANS_BACK.match(doc.text[second:ce]))
                         units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce], True, leans, e, second))
         return units
+
+    @staticmethod
+    def _credit(text: str, spans: list[tuple[int, int]], i: int) -> int | None:
+        """The sentence that closes the block of sentence i by crediting someone ("(Contributed by
+        X in bpo-123.)"), when it comes later than the next sentence: it says who did what sentence
+        i says, so the two may be quoted together (with what stands between them)."""
+        j = i + 1
+        while j + 1 < len(spans) and j - i < CREDIT_REACH and continues(text, spans[j][1], spans[j + 1][0]):
+            j += 1
+        ends_block = j + 1 >= len(spans) or not continues(text, spans[j][1], spans[j + 1][0])
+        if j >= i + 2 and ends_block and _CREDIT.match(text, spans[j][0], spans[j][1]):
+            return j
+        return None
 
     def _rank(
         self, query: str, units: list[_Unit], evidence: Evidence, wants: str | None, question: str
@@ -187,19 +242,31 @@ class ExtractiveAnswerer:
             if not u_terms - q_terms:
                 continue  # it only echoes the question (a heading, a title): it cannot answer it
             title = titles[unit.doc_id]
+            section = self._section(evidence.documents[unit.doc_id], unit.start)
             lexical = sum(
-                wt if t in u_terms else wt * w.title_context_weight if t in title else 0.0 for t, wt in weights.items()
+                wt if t in u_terms
+                else wt * w.section_context_weight if t in section
+                else wt * w.title_context_weight if t in title
+                else 0.0
+                for t, wt in weights.items()
             ) / total
             score = w.dense_weight * dense + (1 - w.dense_weight) * lexical
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
             label = _LABEL.match(unit.text)
-            if label and (set(terms(label.group(1))) & q_terms) - title:  # the label, not the page, is asked
-                score += w.label_bonus
+            if label and re.search(r"\d", label.group(1)):
+                label = None  # "PEP 487: Descriptor ..." titles a section; a label names a role ("Editor: ...")
+            if label:  # the label, not the page, is asked: in full ("Editor:") more than in part ("New documentation translations:")
+                named = set(terms(label.group(1)))
+                asked = (named & q_terms) - title
+                if asked:
+                    score += w.label_bonus * len(asked) / len(named)
             if unit.text.rstrip().endswith("?"):
                 score -= w.question_penalty
             elif unit.text.rstrip().endswith(":"):
                 score -= w.lead_in_penalty
+            elif not label and self._is_heading(evidence.documents[unit.doc_id], unit):
+                score -= w.heading_penalty
             if _code_like(unit.text):
                 score -= w.code_penalty
             if wants:  # it holds the kind of answer asked for, or it only refers to it ("two companies")
@@ -223,6 +290,53 @@ class ExtractiveAnswerer:
                 self._span_cache.clear()
             self._span_cache[key] = spans
         return spans
+
+    def _headings(self, doc: Document) -> tuple[list[int], list[tuple[int, int]], list[frozenset[str]]]:
+        """The document's headings: their ends (sorted), spans and terms, worked out once per text."""
+        key = (doc.doc_id, len(doc.text), hash(doc.text))
+        found = self._heads.get(key)
+        if found is None:
+            spans = headings(doc.text)
+            found = ([e for _, e in spans], spans, [frozenset(terms(doc.text[s:e])) for s, e in spans])
+            if len(self._heads) > 500:
+                self._heads.clear()
+            self._heads[key] = found
+        return found
+
+    def _heading(self, doc: Document, start: int) -> tuple[tuple[int, int], frozenset[str]] | None:
+        """The heading the text at `start` stands under, with its terms (None before the first)."""
+        ends, spans, heads = self._headings(doc)
+        i = bisect.bisect_right(ends, start) - 1
+        return (spans[i], heads[i]) if i >= 0 else None
+
+    def _section(self, doc: Document, start: int) -> frozenset[str]:
+        """The terms of the heading the text at `start` stands under (none for a heading itself)."""
+        found = self._heading(doc, start)
+        return found[1] if found else frozenset()
+
+    def _is_heading(self, doc: Document, unit: _Unit) -> bool:
+        ends = self._headings(doc)[0]
+        i = bisect.bisect_left(ends, unit.end)
+        return i < len(ends) and ends[i] == unit.end
+
+    def _under_headings(self, units: list[_Unit], evidence: Evidence, noun: str) -> list[_Unit]:
+        """For "Which PEP ...?": a sentence quoted with the heading it opens ("PEP 540: Forced UTF-8
+        Runtime Mode" over "The new -X utf8 command line option ..."), when the heading holds what is
+        asked and the sentence does not."""
+        wanted = stem(noun)
+        out = []
+        for u in units:
+            if u.pair:
+                continue
+            doc = evidence.documents[u.doc_id]
+            found = self._heading(doc, u.start)
+            if not found or wanted not in found[1] or wanted in self._terms(u):
+                continue
+            (hs, he), _ = found
+            if u.start - he > HEADING_REACH:
+                continue
+            out.append(_Unit(u.doc_id, hs, u.end, doc.text[hs:u.end], True, False, he, u.start))
+        return out
 
     def _terms(self, unit: _Unit) -> frozenset[str]:
         key = (unit.doc_id, unit.start, unit.end)
@@ -262,12 +376,48 @@ class ExtractiveAnswerer:
         best = ranked[0][0]
         chosen: list[_Unit] = []
         for score, unit in ranked:
-            if len(chosen) >= self.max_citations or score < max(self.min_relevance, best * self.scoring.keep_ratio):
+            # (a follow-up's mixed score may sit below the threshold its standalone relevance passed)
+            floor = max(min(self.min_relevance, best), best * self.scoring.keep_ratio)
+            if len(chosen) >= self.max_citations or score < floor:
                 break
-            if any(c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end for c in chosen):
-                continue
-            chosen.append(unit)
+            overlaps = [i for i, c in enumerate(chosen)
+                        if c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end]
+            if not overlaps:
+                chosen.append(unit)
+            elif unit.pair and len(overlaps) == 1 and not chosen[overlaps[0]].pair:
+                # two sentences that both score well, the quoted one and its neighbour: quote both
+                single = chosen[overlaps[0]]
+                chosen[overlaps[0]] = replace(unit, focus=(single.start, single.end))
         return chosen
+
+
+# A role or an event a question asks about, which the answering sentence must state: "Who is the
+# president of X?" is not answered by a sentence about X that names no president, nor "When was X
+# born?" by a date near X. (Only these forms: other questions may paraphrase freely.)
+_ROLE_QUESTION = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(?:(?:current|new|former|next|first)\s+)?"
+                            r"([a-z][\w-]+)\s+(?:of|at|for|in|to)\b", re.I)
+_PASSIVE_WHEN = re.compile(r"^\s*when\s+(?:was|were)\s+.+\s((?-i:[a-z]+(?:ed|en|n|t)))\s*\?*\s*$", re.I)
+PREFIX = 5  # "president" / "presidency", "spokesman" / "spokesperson": the same role
+
+
+# "Who maintains X?" asks who does it now: a sentence that names people near X without saying it is no answer.
+_WHO_DOES = re.compile(r"^\s*who\s+((?-i:[a-z]+[^s\W]s))\b", re.I)
+_AUXILIARIES = frozenset("is was has does".split())
+
+
+# Changes a text states in many ways ("New in version 3.9", "now supports"): not asked of the sentence.
+_CHANGES = frozenset("added introduced changed removed deprecated made done improved updated fixed".split())
+
+
+def asked_predicate(question: str) -> str | None:
+    m = _ROLE_QUESTION.match(question) or _PASSIVE_WHEN.match(question) or _WHO_DOES.match(question)
+    return m.group(1) if m and m.group(1).lower() not in _AUXILIARIES | _CHANGES else None
+
+
+# A closing credit: "(Contributed by Victor Stinner in bpo-123.)", "(Patch by ...)", "Written by ...".
+_CREDIT = re.compile(r"\(?\s*(?:[A-Z]\w*\s+){0,3}by\s+[A-Z]")
+HEADING_REACH = 400  # characters: a sentence this close below a heading opens its section
+CREDIT_REACH = 3  # a credit this many sentences on still belongs to the sentence (a short paragraph)
 
 
 # A label and its value ("Editor: Raymond Hettinger") or a table row's first cell ("ERROR | 40").
@@ -276,12 +426,16 @@ _CODE_CHARS = frozenset("()[]{}=<>_;'\"#@")
 CODE_CHAR_SHARE = 0.08  # prose has about 1-2% of these characters; code has 10% and more
 
 
+_INDENTED_LINE = re.compile(r"\n[ \t]+\S")  # prose never indents its second line; code and config do
+
+
 def _code_like(text: str) -> bool:
-    return sum(c in _CODE_CHARS for c in text) > CODE_CHAR_SHARE * max(len(text), 1)
+    return bool(_INDENTED_LINE.search(text)) or sum(c in _CODE_CHARS for c in text) > CODE_CHAR_SHARE * max(len(text), 1)
 
 
 def compose(
-    question: str, wants: str | None, citations: list[Citation], documents, same_fact_overlap: float
+    question: str, wants: str | None, citations: list[Citation], documents, same_fact_overlap: float,
+    focus: tuple[int, int] | None = None,
 ) -> str:
     """The answer text: the direct line (when the best quote holds the kind of answer asked for),
     then one line per fact, each naming every outlet that states it."""
@@ -297,7 +451,9 @@ def compose(
             groups.append([i])
     lines = []
     best = citations[0]
-    span = direct.find(wants, best.quote, question)
+    lo, hi = focus or (0, len(best.quote))  # the direct line comes from the sentence that ranked best
+    span = direct.find(wants, best.quote[lo:hi], question)
+    span = (span[0] + lo, span[1] + lo) if span else None
     if span:
         marks = "".join(f"[{i + 1}]" for i in groups[0])
         lines.append(f"{best.quote[span[0]:span[1]]} {marks}")
