@@ -66,6 +66,17 @@ def test_a_faithful_answer_scores_full_marks():
     assert r.passed and r.reasons == []
 
 
+def test_a_direct_first_line_is_scored_for_holding_a_fact():
+    c = _quote("said Liu Pengyu, spokesman of the Chinese Embassy in Washington")
+    right = Answer(text=f"spokesman of the Chinese Embassy in Washington [1]\nAP: “{c.quote}” [1]", citations=[c])
+    wrong = Answer(text=f"Liu Pengyu [1]\nAP: “{c.quote}” [1]", citations=[c])
+    plain = Answer(text=f"AP: “{c.quote}” [1]", citations=[c])
+    assert score_case(_case(), right, DOCS, [], 0.1).direct_ok is True
+    r = score_case(_case(), wrong, DOCS, [], 0.1)
+    assert (r.direct_line, r.direct_ok) == ("Liu Pengyu", False)
+    assert score_case(_case(), plain, DOCS, [], 0.1).direct_ok is None  # no direct line: nothing to score
+
+
 def test_an_inexact_quote_and_a_padding_citation_are_caught():
     good = _quote("said Liu Pengyu, spokesman of the Chinese Embassy in Washington")
     padding = _quote("General Atomics produces the Predator and Reaper drones")

@@ -19,7 +19,7 @@ _WORD_NUMBER = (r"(?:once|two|three|four|five|six|seven|eight|nine|ten|eleven|tw
                 r"double|triple|half)")
 _FIGURE = re.compile(
     _QUALIFIER
-    + r"(?:[$€£¥]\s?\d(?:[\d,.]*\d)?|(?:\d(?:[\d,.]*\d)?\s?[–-]\s?)?\d(?:[\d,.]*\d)?(?![\w]|\.\w)|"  # "3–6"
+    + r"(?:[$€£¥]\s?\d(?:[\d,.]*\d)?|(?:\d(?:[\d,.]*\d)?\s?%?\s?(?:[–-]|to)\s?)?\d(?:[\d,.]*\d)?(?![\w]|\.\w)|"  # "3–6", "20% to 25"
     + _WORD_NUMBER + r")"  # not "2.x"
     + r"(?:\s?(?:%|per ?cent|percent))?"
     + r"(?:\s(?:million|billion|trillion|thousand|hundred|bn)\b)?"
@@ -220,6 +220,10 @@ def _names(sentence: str) -> list[tuple[int, int]]:
     return found
 
 
+# Kinds of thing documentation names in lower case ("the asyncio module", "the filemode argument").
+_CODE_KINDS = frozenset(stem(w) for w in (
+    "module function class method package library attribute argument parameter keyword constant variable "
+    "option flag field decorator type exception statement operator command").split())
 _NOT_NAMES = frozenset(
     "a an the this that these those its their his her new old same other another following first second last "
     "standard built-in builtin default main each every any some such".split()
@@ -265,8 +269,9 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
                 continue
             if word.lower() in _NOT_NAMES or word.lower() in STOPWORDS or word.isdigit():
                 continue
-            if strict and not (word != word.lower() or re.search(r"[._()\d]", word)):
-                continue  # without a comma, only a word that looks like a name ("the asyncio module": code)
+            looks_named = word != word.lower() or re.search(r"[._()\d]", word)
+            if (strict or pattern == patterns[-1][0] and stem(found_noun) not in _CODE_KINDS) and not looks_named:
+                continue  # without a comma, only a word that looks like a name, or code ("the asyncio module")
             run = _LOOSE_RUN.match(sentence, hit.start(1))
             span = (hit.start(1), run.end()) if run and word != word.lower() else hit.span(1)
             found.append(_with_coordinated(sentence, span) if not strict else span)

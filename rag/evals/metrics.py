@@ -45,11 +45,17 @@ class CaseResult:
     hit: float | None = None
     mrr: float | None = None
     forbidden: list[str] = field(default_factory=list)
+    direct_line: str = ""  # the answer's short first line, when it opens with one ("PEP 540 [1]")
+    direct_ok: bool | None = None  # ... and whether it holds a gold fact
     passed: bool = False
     reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# A short first line that ends with its markers and quotes nothing: the direct answer ("about 90% [1][2]").
+_DIRECT_LINE = re.compile(r"\A([^\n“]{1,120}?)\s*((?:\[\d+\])+)\s*\n")
 
 
 def _has(haystack_norm: str, variants: list[str]) -> bool:
@@ -120,6 +126,13 @@ def score_case(
     exact = [c for c in answer.citations if c.doc_id in documents and is_exact(c, documents[c.doc_id])]
     evidence_docs = {ev.doc for ev in case.evidence}
 
+    direct = _DIRECT_LINE.match(answer.text) if not answer.abstained and "\n" in answer.text else None
+    if direct:
+        result.direct_line = direct.group(1)
+        if case.answerable:
+            line = normalized(direct.group(1))
+            result.direct_ok = any(_has(line, variants) or any(line in normalized(v) for v in variants)
+                                   for variants in case.facts)
     if case.answerable:
         result.facts_total = len(case.facts)
         for variants in case.facts:

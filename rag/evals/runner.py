@@ -37,6 +37,8 @@ METRICS: dict[str, tuple[str, bool]] = {
     "abstention_recall": ("abstention recall", True),
     "false_abstention_rate": ("false abstentions", False),
     "pass_rate": ("cases passed", True),
+    "direct_line_precision": ("direct first lines holding a fact", True),
+    "direct_lines": ("answers opening with a direct line", True),
     "answer_words": ("answer length (words, mean)", False),
     "latency_p50": ("latency p50 (s)", False),
     "latency_p95": ("latency p95 (s)", False),
@@ -152,6 +154,11 @@ def aggregate(results: list[CaseResult]) -> dict[str, float]:
         "abstention_recall": _ratio(sum(1 for r in unanswerable if r.abstained), len(unanswerable)),
         "false_abstention_rate": _ratio(sum(1 for r in answerable if r.abstained), len(answerable), 0.0),
         "pass_rate": _ratio(sum(1 for r in results if r.passed), len(results)),
+        # of the direct first lines given for answerable questions, the share that holds a gold fact
+        "direct_line_precision": _ratio(
+            sum(1 for r in answerable if r.direct_ok), sum(1 for r in answerable if r.direct_ok is not None)
+        ),
+        "direct_lines": _ratio(sum(1 for r in answerable if r.direct_ok is not None), len(answerable), 0.0),
         "answer_words": round(statistics.mean(len(r.answer.split()) for r in answered), 1) if answered else 0.0,
         "latency_p50": _percentile(latencies, 0.5),
         "latency_p95": _percentile(latencies, 0.95),
