@@ -7,6 +7,7 @@ state the same fact are shown once, naming every outlet."""
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -77,10 +78,6 @@ class ExtractiveAnswerer:
         self.min_relevance = min_relevance
         self.max_citations = max_citations
         self.scoring = scoring or ScoringSettings()
-        self._span_cache: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
-        self._term_cache: dict[tuple[str, int, int], frozenset[str]] = {}
-        self._folded: dict[tuple[str, int], str] = {}  # each article's words, for _unmentioned
-        self._heads: dict[tuple[str, int, int], tuple[list[int], list[frozenset[str]]]] = {}
 
     def answer(self, question: Question, evidence: Evidence) -> Answer:
         missing = unknown_names(question.text, evidence.stats)
@@ -157,13 +154,7 @@ class ExtractiveAnswerer:
                     if t.lower() != "the"]
         if not owners and not compared:
             return []
-        key = (doc.doc_id, len(doc.text))
-        known = self._folded.get(key)
-        if known is None:
-            known = " " + " ".join(words(doc.title + " " + doc.text)) + " "
-            if len(self._folded) > 500:
-                self._folded.clear()
-            self._folded[key] = known
+        known = _folded(doc.title, doc.text)
         near = " " + " ".join(words(doc.title + " " + (unit.text if unit else doc.text))) + " "
 
         def absent(name: str, where: str) -> bool:
@@ -185,9 +176,7 @@ class ExtractiveAnswerer:
             doc = evidence.documents.get(chunk.doc_id)
             if doc is None:
                 continue
-            spans = list(chunk.sentences) or [
-                sp for sp in self._sentences(doc) if sp[0] >= chunk.start and sp[1] <= chunk.end
-            ]
+            spans = list(chunk.sentences) or sentence_spans(doc.text, chunk.start, chunk.end)
             for i, (s, e) in enumerate(spans):
                 candidates = [(s, e, e)]
                 if i + 1 < len(spans) and continues(doc.text, e, spans[i + 1][0]):
@@ -280,32 +269,9 @@ class ExtractiveAnswerer:
         ]
         ranked.sort(key=lambda x: -x[0])
         return ranked
-    def _sentences(self, doc) -> list[tuple[int, int]]:
-        """The document's sentence spans, as ingestion split them (so stored vectors match)."""
-        key = (doc.doc_id, len(doc.text), hash(doc.text))
-        spans = self._span_cache.get(key)
-        if spans is None:
-            spans = sentence_spans(doc.text)
-            if len(self._span_cache) > 5000:
-                self._span_cache.clear()
-            self._span_cache[key] = spans
-        return spans
-
-    def _headings(self, doc: Document) -> tuple[list[int], list[tuple[int, int]], list[frozenset[str]]]:
-        """The document's headings: their ends (sorted), spans and terms, worked out once per text."""
-        key = (doc.doc_id, len(doc.text), hash(doc.text))
-        found = self._heads.get(key)
-        if found is None:
-            spans = headings(doc.text)
-            found = ([e for _, e in spans], spans, [frozenset(terms(doc.text[s:e])) for s, e in spans])
-            if len(self._heads) > 500:
-                self._heads.clear()
-            self._heads[key] = found
-        return found
-
     def _heading(self, doc: Document, start: int) -> tuple[tuple[int, int], frozenset[str]] | None:
         """The heading the text at `start` stands under, with its terms (None before the first)."""
-        ends, spans, heads = self._headings(doc)
+        ends, spans, heads = _headings(doc.text)
         i = bisect.bisect_right(ends, start) - 1
         return (spans[i], heads[i]) if i >= 0 else None
 
@@ -315,7 +281,7 @@ class ExtractiveAnswerer:
         return found[1] if found else frozenset()
 
     def _is_heading(self, doc: Document, unit: _Unit) -> bool:
-        ends = self._headings(doc)[0]
+        ends = _headings(doc.text)[0]
         i = bisect.bisect_left(ends, unit.end)
         return i < len(ends) and ends[i] == unit.end
 
@@ -338,15 +304,9 @@ class ExtractiveAnswerer:
             out.append(_Unit(u.doc_id, hs, u.end, doc.text[hs:u.end], True, False, he, u.start))
         return out
 
-    def _terms(self, unit: _Unit) -> frozenset[str]:
-        key = (unit.doc_id, unit.start, unit.end)
-        found = self._term_cache.get(key)
-        if found is None:
-            found = frozenset(terms(unit.text))
-            if len(self._term_cache) > 200_000:
-                self._term_cache.clear()
-            self._term_cache[key] = found
-        return found
+    @staticmethod
+    def _terms(unit: _Unit) -> frozenset[str]:
+        return _text_terms(unit.text)
 
     def _unit_vectors(self, units: list[_Unit], evidence: Evidence) -> np.ndarray:
         """Sentence vectors stored at ingest (embedded now only if missing); a pair of sentences
@@ -412,6 +372,25 @@ _CHANGES = frozenset("added introduced changed removed deprecated made done impr
 def asked_predicate(question: str) -> str | None:
     m = _ROLE_QUESTION.match(question) or _PASSIVE_WHEN.match(question) or _WHO_DOES.match(question)
     return m.group(1) if m and m.group(1).lower() not in _AUXILIARIES | _CHANGES else None
+
+
+@functools.lru_cache(maxsize=20_000)
+def _text_terms(text: str) -> frozenset[str]:
+    """A candidate quote's terms, by its text (so no other version's offsets can alias it)."""
+    return frozenset(terms(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _folded(title: str, text: str) -> str:
+    """An article's words, space-separated and padded, for "is this name mentioned" checks."""
+    return " " + " ".join(words(title + " " + text)) + " "
+
+
+@functools.lru_cache(maxsize=256)
+def _headings(text: str) -> tuple[list[int], list[tuple[int, int]], list[frozenset[str]]]:
+    """A text's headings: their ends (sorted), spans and terms, worked out once per text."""
+    spans = headings(text)
+    return [e for _, e in spans], spans, [frozenset(terms(text[s:e])) for s, e in spans]
 
 
 # A closing credit: "(Contributed by Victor Stinner in bpo-123.)", "(Patch by ...)", "Written by ...".
