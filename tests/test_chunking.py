@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.config import BUNDLED_CORPUS, Settings
 from rag.corpus import load_documents
-from rag.ingest import chunk_document, chunk_spans
+from rag.chunking import chunk_document, chunk_spans
 from rag.sentences import sentence_spans
 
 
