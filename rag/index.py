@@ -19,7 +19,7 @@ from .store import Store, StoredDocument, manifest_digest
 from .types import Chunk, Document
 
 MAX_DOCUMENTS = 2000  # document texts kept in memory per generation
-MAX_CHUNK_VECTORS = 20_000  # chunks whose sentence vectors are kept in memory per generation (~20 KB each)
+MAX_CHUNK_VECTORS = 20_000  # chunks whose sentence vectors are kept in memory per generation (~30 KB each)
 
 
 class StaleIndex(StoreError):

@@ -11,7 +11,7 @@ Collections (per embedding model, so vectors of different models never mix):
   pointers  one row per document: current version, previous version, title, source
   texts     one row per version: the full text
   chunks    one row per chunk of a version: its vector, offsets, and its sentences' offsets and
-            vectors (float16 in the metadata: fetched with the chunk, in the same call, from an
+            vectors (base64 float32 in the metadata: fetched with the chunk, in the same call, from an
             embedded store or a server alike; no index of their own that nobody queries)
   state     the generation row
 """
@@ -36,7 +36,7 @@ from .types import Chunk, Document
 
 LAYOUT = "v3"  # v2: versioned rows; v3: sentence vectors inside chunk rows. Older stores are re-ingested.
 _KINDS = ("pointers", "texts", "chunks", "state")
-_CHUNK_BATCH = 500  # chunk rows per write: each carries ~20 KB of sentence vectors
+_CHUNK_BATCH = 500  # chunk rows per write: each carries ~30 KB of sentence vectors
 _OPENING = threading.Lock()  # Chroma's per-process registry of embedded stores is not thread-safe
 
 
@@ -237,7 +237,7 @@ class Store:
         """Every chunk of the pinned versions, read in pages (for statistics and BM25)."""
         wanted = {d.key for d in manifest.values()}
         out: list[Chunk] = []
-        page = 1000  # rows carry their sentence vectors: ~20 MB a page
+        page = 1000  # rows carry their sentence vectors: ~30 MB a page
         offset = 0
         while True:
             result = self._guard(
