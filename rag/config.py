@@ -129,6 +129,11 @@ class Settings(BaseSettings):
         description="How long a question trusts the last look at the store's generation: another "
         "process's ingest is seen within this many seconds.",
     )
+    ingest_group_sentences: int = Field(
+        default=4000, ge=1,
+        description="Sentences parsed, embedded and written together during an ingest: bounds its memory "
+        "(~10 MB of vectors at 4,000) while keeping writes in bulk; a killed ingest loses at most one group.",
+    )
 
     # --- chunking and embedding ---------------------------------------------------------------
     chunk_size: int = Field(default=200, ge=32, le=2048, description="Chunk size in tokens.")

@@ -14,11 +14,12 @@ from .config import Settings
 from .derived import load_or_build
 from .errors import StoreError
 from .retrieve import Lexical
-from .store import Store, StoredDocument, chunk_version_key, manifest_digest, span_id
+from .chunking import chunk_version_key
+from .store import Store, StoredDocument, manifest_digest
 from .types import Chunk, Document
 
 MAX_DOCUMENTS = 2000  # document texts kept in memory per generation
-MAX_VECTORS = 200_000  # sentence vectors kept in memory per generation
+MAX_CHUNK_VECTORS = 20_000  # chunks whose sentence vectors are kept in memory per generation (~30 KB each)
 
 
 class StaleIndex(StoreError):
@@ -38,7 +39,7 @@ class Index:
         self.digest = manifest_digest(pointers)
         self._lock = threading.Lock()
         self._docs: OrderedDict[str, Document] = OrderedDict()
-        self._vectors: OrderedDict[str, Any] = OrderedDict()
+        self._vectors: OrderedDict[str, dict[tuple[int, int], Any]] = OrderedDict()  # by chunk id
         self.stats = CorpusStats()
         self.lexical: Lexical | None = None
 
@@ -109,13 +110,27 @@ class Index:
             raise KeyError(doc_id)
         return doc
 
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """A chunk of a pinned version by id (offsets, title and sentences; no text), or None."""
+        return self.lexical.chunk(chunk_id) if self.lexical is not None else None
+
     def sentence_vectors(self, spans: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
-        """Stored vectors of the pinned versions' sentences; any that cannot be read are left out
-        (the answerer embeds those itself), so a busy store slows an answer but never fails it."""
-        ids = {span_id(self.manifest[d].key, s, e): (d, s, e) for d, s, e in spans if d in self.manifest}
+        """Stored vectors of the pinned versions' sentences, read with the chunk rows that hold
+        them (one read for all, then kept). Any that cannot be read are left out (the answerer
+        embeds those itself), so a busy store slows an answer but never fails it."""
+        if self.lexical is None:
+            return {}
+        holder: dict[tuple[str, int, int], str] = {}
+        for d, s, e in spans:
+            if d in self.manifest:
+                cid = self.lexical.holding(d, s, e)
+                if cid is not None:
+                    holder[(d, s, e)] = cid
         with self._lock:
-            found = {i: self._vectors[i] for i in ids if i in self._vectors}
-        missing = [i for i in ids if i not in found]
+            found = {cid: self._vectors[cid] for cid in set(holder.values()) if cid in self._vectors}
+            for cid in found:
+                self._vectors.move_to_end(cid)
+        missing = sorted(set(holder.values()) - set(found))
         if missing:
             try:
                 fetched = self.store.sentence_vectors(missing)
@@ -123,10 +138,15 @@ class Index:
                 fetched = {}
             with self._lock:
                 self._vectors.update(fetched)
-                while len(self._vectors) > MAX_VECTORS:
+                while len(self._vectors) > MAX_CHUNK_VECTORS:
                     self._vectors.popitem(last=False)
             found.update(fetched)
-        return {ids[i]: v for i, v in found.items()}
+        out = {}
+        for (d, s, e), cid in holder.items():
+            vec = found.get(cid, {}).get((s, e))
+            if vec is not None:
+                out[(d, s, e)] = vec
+        return out
 
 
 class PinnedDocuments(Mapping[str, Document]):

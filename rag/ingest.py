@@ -1,6 +1,8 @@
-"""Chunking with exact offsets, embedding in batches, and syncing the store (idempotent).
+"""Syncing the store with article files (idempotent): parse, segment, embed each sentence once,
+derive chunk vectors, write in bulk. The chunker itself is in rag/chunking.py.
 
-An ingest writes new document versions in bulk, a group of files at a time, and publishes one new
+Files stream through: the scan keeps only paths and fingerprints, and a changed file is read
+again when its group comes, so nothing proportional to the corpus is held. An ingest writes new document versions in bulk, a group of files at a time, and publishes one new
 generation at the end. Killed half-way, it leaves every document at its old or its new version (the
 pointer is written after the version's rows); the next ingest skips what is done and goes on.
 One writer at a time: a lock file under data_dir says who is writing."""
@@ -17,21 +19,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .chunking import CHUNKER_VERSION, chunk_document, chunk_spans, chunk_vector, normalise
 from .config import Settings
 from .corpus import extractor_version, iter_article_files, parse_document, read_bytes
 from .embed import Embedder
 from .errors import CorpusError, StoreError
-from .sentences import sentence_spans, words
-from .store import PreparedDocument, Store, StoredDocument
+from .sentences import sentence_spans
+from .store import PreparedChunk, PreparedDocument, Store, StoredDocument
 from .types import Document
 
-# Bump when chunking changes, so stored documents are re-chunked on the next ingest.
-# 2: sentence vectors stored; 3: chunks carry sentence offsets; 4: versioned rows (store layout v2)
-# and chunk vectors summed from sentence vectors (each text embedded once); 5: sentences within blocks
-# (a hard line wrap is not a sentence end)
-CHUNKER_VERSION = "sent-pack-5"
-
 Progress = Callable[[int, int, str], None]
+__all__ = ["CHUNKER_VERSION", "IngestReport", "Ingestor", "chunk_document", "chunk_spans", "fingerprint",
+           "recorded_roots", "writer_lock"]
 
 
 @dataclass
@@ -68,52 +67,6 @@ def fingerprint(data: bytes, path: Path, settings: Settings, model_name: str) ->
          str(settings.chunk_size), str(settings.chunk_overlap), str(settings.chunk_title_weight), model_name]
     )
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-
-
-def _token_count(text: str) -> int:
-    # Word pieces run ~1.3 per word in news English; close enough to pack chunks.
-    return int(len(words(text)) * 1.3) + 1
-
-
-def chunk_spans(
-    text: str, chunk_size: int, chunk_overlap: int, sents: list[tuple[int, int]] | None = None
-) -> list[tuple[int, int]]:
-    """Pack whole sentences into chunks of at most `chunk_size` tokens, repeating the last
-    sentences (up to `chunk_overlap` tokens) at the start of the next chunk. A sentence longer
-    than a chunk becomes a chunk of its own; offsets always fall on sentence boundaries."""
-    sents = sentence_spans(text) if sents is None else sents
-    sizes = [_token_count(text[s:e]) for s, e in sents]
-    chunks: list[tuple[int, int]] = []
-    i = 0
-    while i < len(sents):
-        j, total = i, 0
-        while j < len(sents) and (j == i or total + sizes[j] <= chunk_size):
-            total += sizes[j]
-            j += 1
-        chunks.append((sents[i][0], sents[j - 1][1]))
-        if j >= len(sents):
-            break
-        # step back over trailing sentences that fit in the overlap, but always advance
-        k, back = j, 0
-        while k - 1 > i and back + sizes[k - 1] <= chunk_overlap:
-            k -= 1
-            back += sizes[k]
-        i = k
-    return chunks
-
-
-def chunk_document(doc: Document, settings: Settings, sents: list[tuple[int, int]] | None = None) -> list:
-    """llama-index nodes whose text is exactly doc.text[start:end] (id `doc_id:start-end`), each
-    carrying its sentences' offsets: the chunking as a library user sees it."""
-    from .retrieve import chunk_node
-    from .types import Chunk
-
-    sents = sentence_spans(doc.text) if sents is None else sents
-    return [
-        chunk_node(Chunk(f"{doc.doc_id}:{a}-{b}", doc.doc_id, doc.title, "", a, b,
-                         sentences=tuple((s, e) for s, e in sents if s >= a and e <= b)), doc.text[a:b])
-        for a, b in chunk_spans(doc.text, settings.chunk_size, settings.chunk_overlap, sents)
-    ]
 
 
 @contextmanager
@@ -186,7 +139,7 @@ class Ingestor:
         report = IngestReport()
         stored = {d.doc_id: d for d in self.store.documents()}
         seen: dict[str, Path] = {}
-        todo: list[tuple[Path, bytes, str, str]] = []
+        todo: list[tuple[Path, str]] = []  # no bytes held: a changed file is read again when its turn comes
         failed: set[Path] = set()
         roots = [*recorded_roots(self.settings), self.settings.corpus_dir]
         for path, doc_id in iter_article_files(paths, roots=roots, errors=report.errors):
@@ -212,7 +165,7 @@ class Ingestor:
             if old is not None and old.fingerprint == fp and _same_file(old.source, path):
                 report.unchanged.append(doc_id)
             else:
-                todo.append((path, data, doc_id, fp))
+                todo.append((path, doc_id))
         failed |= self._write(todo, stored, report, progress)
         if prune:
             self._prune(paths, stored, set(seen), failed, report)
@@ -233,23 +186,26 @@ class Ingestor:
 
     def _write(self, todo, stored, report: IngestReport, progress: Progress | None) -> set[Path]:
         """Parse, chunk and embed changed files a group at a time (memory stays bounded; batches
-        span documents), writing each group in bulk as soon as its vectors are ready. Every
-        sentence gets a vector too, for the answerer. Returns the files that failed to parse."""
+        span documents), writing each group in bulk as soon as its vectors are ready. Returns the
+        files that failed to load."""
         failed: set[Path] = set()
         group: list[tuple[Document, str, list[tuple[int, int]], list[tuple[int, int]]]] = []
         pending = 0
-        for n, (path, data, doc_id, fp) in enumerate(todo, 1):
+        for n, (path, doc_id) in enumerate(todo, 1):
             try:
+                data = read_bytes(path)
+                fp = fingerprint(data, path, self.settings, self.embedder.name)
                 doc = parse_document(path, data, doc_id)
             except CorpusError as exc:
                 report.errors.append(exc)
                 failed.add(path.resolve())
             else:
+                del data
                 sents = sentence_spans(doc.text)
                 group.append((doc, fp, sents, chunk_spans(doc.text, self.settings.chunk_size,
                                                           self.settings.chunk_overlap, sents)))
                 pending += len(sents)
-            if group and (pending >= self.settings.embed_batch_size * 8 or n == len(todo)):
+            if group and (pending >= self.settings.ingest_group_sentences or n == len(todo)):
                 self._write_group(group, stored, report)
                 group, pending = [], 0
             if progress:
@@ -260,27 +216,23 @@ class Ingestor:
         """Each text is embedded once: sentences and titles are embedded, and a chunk's vector is the
         normalised sum of its sentences' vectors plus `chunk_title_weight` of its title's (measured:
         about half the embedding work of embedding chunks as well; the title puts back the page's
-        topic that embedding "title + chunk" gave)."""
-        import numpy as np
-
+        topic that embedding "title + chunk" gave). Each chunk row keeps its sentences' vectors."""
         texts = [doc.text[a:b] for doc, _, sents, _ in group for a, b in sents]
         texts += [doc.title for doc, *_ in group]
-        vectors = iter(self._embed_texts(texts))
-        svecs_of = [[next(vectors) for _ in sents] for _, _, sents, _ in group]
+        vectors = normalise(self.embedder.embed(texts))
+        titles = vectors[len(texts) - len(group):]
         weight = self.settings.chunk_title_weight
-        prepared = []
-        for (doc, fp, sents, spans), svecs in zip(group, svecs_of):
-            title = np.asarray(next(vectors), dtype=np.float32)
-            matrix = np.asarray(svecs, dtype=np.float32)
+        prepared, at = [], 0
+        for (doc, fp, sents, spans), title in zip(group, titles):
+            matrix = vectors[at : at + len(sents)]
+            at += len(sents)
             starts, ends = [s for s, _ in sents], [e for _, e in sents]
             chunks = []
             for a, b in spans:  # a chunk's sentences are a contiguous run of the document's
                 first, last = bisect.bisect_left(starts, a), bisect.bisect_right(ends, b)
-                total = matrix[first:last].sum(axis=0)
-                total = total / (np.linalg.norm(total) or 1.0) + weight * title
-                vector = (total / (np.linalg.norm(total) or 1.0)).tolist()
-                chunks.append((a, b, tuple(sents[first:last]), vector))
-            prepared.append(PreparedDocument(doc, fp, chunks, [(a, b, v) for (a, b), v in zip(sents, svecs)]))
+                chunks.append(PreparedChunk(a, b, tuple(sents[first:last]),
+                                            chunk_vector(matrix[first:last], title, weight), matrix[first:last]))
+            prepared.append(PreparedDocument(doc, fp, chunks))
         self.store.write(prepared, stored)
         for p in prepared:
             (report.updated if p.doc.doc_id in stored else report.added).append(p.doc.doc_id)
@@ -297,14 +249,3 @@ class Ingestor:
                 gone.append(doc)
                 report.removed.append(doc_id)
         self.store.delete_documents(gone)
-
-    def _embed_texts(self, texts: list[str]) -> list[list[float]]:
-        """Batches of similar length (sorted by size), so little of each batch is padding."""
-        size = self.settings.embed_batch_size
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out: list[list[float]] = [[] for _ in texts]
-        for i in range(0, len(order), size):
-            idx = order[i : i + size]
-            for j, vec in zip(idx, self.embedder.embed([texts[j] for j in idx])):
-                out[j] = vec
-        return out

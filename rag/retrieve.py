@@ -7,6 +7,7 @@ from the pinned document text, so a passage's offsets always point into the text
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import io
 import json
@@ -22,14 +23,11 @@ from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle
 
 from .config import Settings
 from .embed import Embedder
-from .store import decode_spans, encode_spans
+from .chunking import decode_spans, encode_spans
 from .types import Chunk
 
 if TYPE_CHECKING:
     from .index import Index
-
-# bm25s warns when k exceeds the corpus size; we clamp k ourselves.
-logging.getLogger("llama_index.retrievers.bm25.base").setLevel(logging.ERROR)
 
 # Chunks of versions a generation does not pin (a newer ingest's, or an older one's not yet
 # deleted) can take places in the top k; asking for a few more keeps k of the pinned ones.
@@ -60,8 +58,30 @@ class Lexical:
     def __init__(self, bm25: Any, table: list[Chunk]) -> None:
         self.bm25, self.table = bm25, table
         self._doc_index: dict[str, list[int]] = {}
+        self._by_id: dict[str, int] = {}
         for i, c in enumerate(table):
             self._doc_index.setdefault(c.doc_id, []).append(i)
+            self._by_id[c.chunk_id] = i
+        for rows in self._doc_index.values():
+            rows.sort(key=lambda i: (table[i].start, table[i].end))
+        self._starts = {d: [table[i].start for i in rows] for d, rows in self._doc_index.items()}
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """The chunk row of this generation with that id (no text), or None."""
+        i = self._by_id.get(chunk_id)
+        return None if i is None else self.table[i]
+
+    def holding(self, doc_id: str, start: int, end: int) -> str | None:
+        """The id of a chunk of this generation that holds document offsets start..end. Chunks are
+        runs of sentences in order, so the last one starting at or before `start` reaches furthest."""
+        rows = self._doc_index.get(doc_id)
+        if not rows:
+            return None
+        at = bisect.bisect_right(self._starts[doc_id], start) - 1
+        if at < 0:
+            return None
+        c = self.table[rows[at]]
+        return c.chunk_id if c.end >= end else None
 
     @classmethod
     def build(cls, chunks: list[Chunk]) -> "Lexical | None":
@@ -71,7 +91,13 @@ class Lexical:
             return None
         # the title is indexed with each chunk: "in Python 3.9" points at the page titled so
         nodes = [chunk_node(c, f"{c.title}\n{c.text}") for c in chunks]
-        retriever = BM25Retriever(nodes=nodes, similarity_top_k=min(len(nodes), 10))
+        quiet = logging.getLogger("llama_index.retrievers.bm25.base")  # warns of a k we clamp ourselves
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            retriever = BM25Retriever(nodes=nodes, similarity_top_k=min(len(nodes), 10))
+        finally:
+            quiet.setLevel(level)
         retriever.corpus = None  # the table below stands in; node dicts would double the memory
         return cls(retriever, [Chunk(c.chunk_id, c.doc_id, c.title, "", c.start, c.end, 0.0, c.sentences) for c in chunks])
 
@@ -149,8 +175,12 @@ class HybridRetriever:
         if not index.manifest:
             return []
         vector = self.embedder.embed([query])[0]
-        dense = [(c, math.exp(-d)) for c, d in index.store.query(vector, k * OVERFETCH, doc_ids)]
-        dense = [(c, s) for c, s in dense if index.pins(c)][:k]
+        dense = []  # Chroma gives ids and distances; the pinned generation's table has the rest
+        for hit, distance in index.store.query(vector, k * OVERFETCH, doc_ids):
+            c = index.chunk(hit.chunk_id)
+            if c is not None:
+                dense.append((c, math.exp(-distance)))
+        dense = dense[:k]
         lexical = []
         if index.lexical is not None:
             lexical = [(c, s) for c, s in index.lexical.search(query, k * OVERFETCH, doc_ids) if index.pins(c)][:k]

@@ -1,7 +1,7 @@
 """Chroma in one place: an embedded persistent store by default, or a `chroma run` server.
 
 Every stored version of a document is immutable and named `doc_id@version` (the version is the
-file's fingerprint): its text, its chunks and its sentence vectors. A small pointer row per document
+file's fingerprint): its text and its chunks, each chunk row carrying its sentences' vectors. A small pointer row per document
 says which version is current, and the `generation` row (written once at the end of an ingest) is
 a digest of all pointers. A reader pins the pointers it read and only ever combines rows of those
 versions, so offsets never meet the text of another version. Superseded versions are kept one
@@ -10,15 +10,15 @@ ingest longer, for readers still pinned to them, then deleted.
 Collections (per embedding model, so vectors of different models never mix):
   pointers  one row per document: current version, previous version, title, source
   texts     one row per version: the full text
-  chunks    one row per chunk of a version, with its vector and offsets
-  sentences one row per sentence of a version, with its vector
+  chunks    one row per chunk of a version: its vector, offsets, and its sentences' offsets and
+            vectors (base64 float32 in the metadata: fetched with the chunk, in the same call, from an
+            embedded store or a server alike; no index of their own that nobody queries)
   state     the generation row
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,15 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
+
+from .chunking import (decode_spans, decode_vectors, encode_spans, encode_vectors, parse_span_id, span_id,
+                       version_key)
 from .config import Settings
 from .errors import StoreError
 from .types import Chunk, Document
 
-# Chroma reads these at import; the product makes no outside call the user did not configure.
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-LAYOUT = "v2"  # versioned rows; stores written by the first layout are re-ingested
-_KINDS = ("pointers", "texts", "chunks", "sentences", "state")
+LAYOUT = "v3"  # v2: versioned rows; v3: sentence vectors inside chunk rows. Older stores are re-ingested.
+_KINDS = ("pointers", "texts", "chunks", "state")
+_CHUNK_BATCH = 500  # chunk rows per write: each carries ~30 KB of sentence vectors
 _OPENING = threading.Lock()  # Chroma's per-process registry of embedded stores is not thread-safe
 
 
@@ -60,34 +62,21 @@ class StoredDocument:
 
 
 @dataclass
+class PreparedChunk:
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...]
+    vector: np.ndarray  # the chunk's
+    sentence_vectors: np.ndarray  # one row per sentence
+
+
+@dataclass
 class PreparedDocument:
-    """One version of a document ready to write: chunks and sentences with their vectors."""
+    """One version of a document ready to write: its chunks with their vectors."""
 
     doc: Document
     fingerprint: str
-    chunks: list[tuple[int, int, tuple[tuple[int, int], ...], list[float]]]  # start, end, sentences, vector
-    sentences: list[tuple[int, int, list[float]]]
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-def version_key(doc_id: str, version: str) -> str:
-    return f"{doc_id}@{version}"
-
-
-def span_id(key: str, start: int, end: int) -> str:
-    """Id of a chunk or sentence row: `doc_id@version:start-end`."""
-    return f"{key}:{start}-{end}"
-
-
-def encode_spans(spans: Iterable[tuple[int, int]]) -> str:
-    return ",".join(f"{a}-{b}" for a, b in spans)
-
-
-def decode_spans(value: object) -> tuple[tuple[int, int], ...]:
-    """Sentence offsets as a chunk row stores them: "0-57,58-140"."""
-    if not value:
-        return ()
-    return tuple((int(a), int(b)) for a, b in (part.split("-") for part in str(value).split(",")))
+    chunks: list[PreparedChunk] = field(default_factory=list)
 
 
 def manifest_digest(pointers: Iterable[StoredDocument]) -> str:
@@ -248,7 +237,7 @@ class Store:
         """Every chunk of the pinned versions, read in pages (for statistics and BM25)."""
         wanted = {d.key for d in manifest.values()}
         out: list[Chunk] = []
-        page = 5000
+        page = 1000  # rows carry their sentence vectors: ~30 MB a page
         offset = 0
         while True:
             result = self._guard(
@@ -261,22 +250,35 @@ class Store:
                 return out
             offset += page
 
-    def query(self, vector: list[float], k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
-        """The k nearest chunk rows (any version) with their distances; no text is read."""
+    def query(self, vector: Sequence[float], k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+        """The k nearest chunk rows (any version) with their distances. Only ids and distances are
+        read: each chunk carries its id's document, offsets and version, nothing more (the pinned
+        generation's table has the rest)."""
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids else None
         result = self._guard(  # Chroma returns fewer than k when it has fewer
-            "search chunks", self._cols["chunks"].query, query_embeddings=[vector], n_results=k, where=where,
-            include=["metadatas", "distances"],
+            "search chunks", self._cols["chunks"].query, query_embeddings=[list(map(float, vector))], n_results=k,
+            where=where, include=["distances"],
         )
-        return [(_chunk(cid, "", meta), float(dist))
-                for cid, meta, dist in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])]
+        out = []
+        for cid, dist in zip(result["ids"][0], result["distances"][0]):
+            doc_id, _, start, end = parse_span_id(cid)
+            out.append((Chunk(cid, doc_id, "", "", start, end), float(dist)))
+        return out
 
-    def sentence_vectors(self, ids: list[str]) -> dict[str, Any]:
-        """Stored vectors of sentences by `doc_id@version:start-end` (missing ids are left out)."""
-        if not ids:
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, dict[tuple[int, int], np.ndarray]]:
+        """The vectors of each chunk's sentences by offsets, for chunk rows by id, in one read
+        (missing rows are left out)."""
+        if not chunk_ids:
             return {}
-        result = self._guard("read sentence vectors", self._cols["sentences"].get, ids=ids, include=["embeddings"])
-        return dict(zip(result["ids"], result["embeddings"]))
+        result = self._guard("read sentence vectors", self._cols["chunks"].get, ids=list(chunk_ids),
+                             include=["metadatas"])
+        out = {}
+        for cid, meta in zip(result["ids"], result["metadatas"]):
+            spans = decode_spans(meta.get("sentences"))
+            matrix = decode_vectors(meta.get("vectors"), len(spans))
+            if matrix is not None:
+                out[cid] = dict(zip(spans, matrix))
+        return out
 
     def chunk_count(self) -> int:
         return len(self.chunks())
@@ -298,25 +300,20 @@ class Store:
         with self._lock:
             texts_ids, texts, texts_meta = [], [], []
             c_ids, c_vecs, c_docs, c_meta = [], [], [], []
-            s_ids, s_vecs, s_meta = [], [], []
             for p in docs:
                 key = version_key(p.doc.doc_id, p.fingerprint)
                 texts_ids.append(key)
                 texts.append(p.doc.text)
                 texts_meta.append({"doc_id": p.doc.doc_id, "vkey": key, **_doc_meta(p.doc)})
-                for start, end, sents, vec in p.chunks:
-                    c_ids.append(span_id(key, start, end))
-                    c_vecs.append(vec)
-                    c_docs.append(p.doc.text[start:end])
+                for c in p.chunks:
+                    c_ids.append(span_id(key, c.start, c.end))
+                    c_vecs.append(c.vector)
+                    c_docs.append(p.doc.text[c.start : c.end])
                     c_meta.append({"doc_id": p.doc.doc_id, "vkey": key, "title": p.doc.title,
-                                   "start": start, "end": end, "sentences": encode_spans(sents)})
-                for start, end, vec in p.sentences:
-                    s_ids.append(span_id(key, start, end))
-                    s_vecs.append(vec)
-                    s_meta.append({"doc_id": p.doc.doc_id, "vkey": key})
+                                   "start": c.start, "end": c.end, "sentences": encode_spans(c.sentences),
+                                   "vectors": encode_vectors(c.sentence_vectors)})
             self._upsert("texts", texts_ids, [[1.0]] * len(texts_ids), texts_meta, texts)
-            self._upsert("chunks", c_ids, c_vecs, c_meta, c_docs)
-            self._upsert("sentences", s_ids, s_vecs, s_meta)
+            self._upsert("chunks", c_ids, np.asarray(c_vecs, dtype=np.float32), c_meta, c_docs, batch=_CHUNK_BATCH)
             pointers, stale = [], []
             for p in docs:
                 old = stored.get(p.doc.doc_id)
@@ -348,9 +345,9 @@ class Store:
                         ids=["generation"], embeddings=[[1.0]], metadatas=[{"value": value}])
             return value
 
-    def _upsert(self, kind: str, ids, embeddings, metadatas, documents=None) -> None:
+    def _upsert(self, kind: str, ids, embeddings, metadatas, documents=None, batch: int = 5000) -> None:
         col = self._cols[kind]
-        size = max(1, min(5000, self._max_batch()))
+        size = max(1, min(batch, self._max_batch()))
         for i in range(0, len(ids), size):
             part = slice(i, i + size)
             kwargs = {"ids": ids[part], "embeddings": embeddings[part], "metadatas": metadatas[part]}
@@ -363,8 +360,7 @@ class Store:
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
             self._guard("delete old versions", self._cols["texts"].delete, ids=part)
-            for kind in ("chunks", "sentences"):
-                self._guard("delete old versions", self._cols[kind].delete, where={"vkey": {"$in": part}})
+            self._guard("delete old versions", self._cols["chunks"].delete, where={"vkey": {"$in": part}})
 
     def _max_batch(self) -> int:
         try:
@@ -431,7 +427,3 @@ def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
         sentences=decode_spans(meta.get("sentences")),
     )
 
-
-def chunk_version_key(chunk: Chunk) -> str:
-    """`doc_id@version` of a chunk row, from its id."""
-    return chunk.chunk_id.rsplit(":", 1)[0]

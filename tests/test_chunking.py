@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.config import BUNDLED_CORPUS, Settings
 from rag.corpus import load_documents
-from rag.ingest import chunk_document, chunk_spans
+from rag.chunking import chunk_document, chunk_spans
 from rag.sentences import sentence_spans
 
 
@@ -51,3 +51,16 @@ def test_a_sentence_longer_than_a_chunk_becomes_its_own_chunk():
     spans = chunk_spans(text, chunk_size=50, chunk_overlap=10)
     assert any(e - s > 1500 for s, e in spans)
     assert spans[-1][1] == len(text)
+
+
+def test_a_chunk_rows_codec_gives_back_exactly_what_was_stored():
+    import numpy as np
+
+    from rag.chunking import decode_spans, decode_vectors, encode_spans, encode_vectors, parse_span_id, span_id
+
+    vectors = np.random.default_rng(7).standard_normal((3, 384)).astype(np.float32)
+    assert np.array_equal(decode_vectors(encode_vectors(vectors), 3), vectors)  # bit for bit: answers unchanged
+    assert decode_vectors("", 3) is None and decode_vectors(encode_vectors(vectors), 5) is None
+    spans = ((0, 57), (58, 140))
+    assert decode_spans(encode_spans(spans)) == spans
+    assert parse_span_id(span_id("news/a@b:c@v1", 12, 90)) == ("news/a@b:c", "news/a@b:c@v1", 12, 90)

@@ -127,7 +127,7 @@ def test_a_killed_ingest_leaves_whole_documents_and_the_next_one_continues(tmp_p
         (folder / f"n{i:03}.md").write_text(f"Depot {i}\n\n{body}\n")  # ~50 documents per written group
     root = Path(__file__).resolve().parent.parent
     killed = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "data"), str(folder), "70"],
-                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, timeout=120)
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root), "RAG_INGEST_GROUP_SENTENCES": "500"}, capture_output=True, timeout=120)
     assert killed.returncode == -9
     reader = Assistant(Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder())
     visible = [d.doc_id for d in reader.documents()]

@@ -117,3 +117,24 @@ def test_a_running_reader_finds_the_vectors_another_writer_added(tmp_path):
     vector = HashEmbedder().embed(["The Kerran ferry resumed its schedule on Tuesday."])[0]
     hits = [c.doc_id for c, _ in reader._current().store.query(vector, 2)]
     assert hits[0] == "ferry"
+
+
+def test_sentence_vectors_come_back_with_their_chunk_rows_and_equal_a_fresh_embedding(tmp_path):
+    """Each sentence is embedded once, at ingest, and kept inside its chunk's row: a pinned index
+    reads them back (one read, then kept), equal to embedding the sentence again."""
+    import numpy as np
+
+    from rag.sentences import sentence_spans
+
+    text = "Ferry news\n\n" + " ".join(f"The Kerran ferry made crossing {i} on time." for i in range(60)) + "\n"
+    write(tmp_path / "a" / "ferry.md", text)
+    assistant = make(tmp_path, chunk_size=64, chunk_overlap=16)
+    assistant.ingest([tmp_path / "a"])
+    index = assistant._current()
+    doc = assistant.document("ferry")
+    spans = [("ferry", s, e) for s, e in sentence_spans(doc.text)]
+    vectors = index.sentence_vectors(spans)
+    assert set(vectors) == set(spans)  # every sentence, whichever chunk (overlapping ones too) holds it
+    fresh = HashEmbedder().embed([doc.text[s:e] for _, s, e in spans])
+    assert all(np.allclose(vectors[k], v, atol=1e-6) for k, v in zip(spans, fresh))
+    assert assistant.store.sentence_vectors(["ferry@gone:0-10"]) == {}  # a replaced version: left out
