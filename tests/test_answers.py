@@ -245,29 +245,32 @@ def test_a_role_or_event_asked_about_must_be_stated():
     assert asked_predicate("When did Python 3.7 come out?") is None  # paraphrases stay free
 
 
-def test_a_paragraph_credit_answers_who_did_what_its_first_sentence_says(tmp_path):
+_CREDITED = (
+    "The IDLE features formerly implemented as extensions have been reimplemented as normal features. Their settings "
+    "have been moved from the Extensions tab to other dialog tabs. (Contributed by Charles Wohlganger and Terry Jan "
+    "Reedy in bpo-27099.)\n\nThe tau constant was added. (Contributed by Lisa Roach.)\n"
+)
+_SECTIONS = (
+    "PEP 540: Forced UTF-8 Runtime Mode\n\nThe new -X utf8 command line option and PYTHONUTF8 environment variable "
+    "can be used to enable the Python UTF-8 Mode.\n\nPEP 562: Customization of Access to Module Attributes\n\n"
+    "Python 3.7 allows defining __getattr__() on modules.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "body, question, first_line",
+    [
+        # a paragraph's closing credit answers who did what its first sentence says
+        (_CREDITED, "Who reimplemented the IDLE extensions as normal features?", "Charles Wohlganger and Terry Jan Reedy"),
+        # "Which PEP ...?" is answered from the heading a sentence opens
+        (_SECTIONS, "Which PEP adds the -X utf8 command line option?", "PEP 540"),
+    ],
+)
+def test_structure_answers_what_the_sentence_alone_does_not(tmp_path, body, question, first_line):
     from rag import Settings
 
-    (tmp_path / "news.md").write_text(
-        "---\ntitle: What's New\n---\nThe IDLE features formerly implemented as extensions have been reimplemented "
-        "as normal features. Their settings have been moved from the Extensions tab to other dialog tabs. "
-        "(Contributed by Charles Wohlganger and Terry Jan Reedy in bpo-27099.)\n\nThe tau constant was added. "
-        "(Contributed by Lisa Roach.)\n", encoding="utf-8")
-    assistant = Assistant(Settings(corpus_dir=tmp_path, data_dir=tmp_path / "data"))
-    answer = assistant.ask("Who reimplemented the IDLE extensions as normal features?")
-    assert answer.text.splitlines()[0].startswith("Charles Wohlganger and Terry Jan Reedy"), answer.text
-    assert_exact(assistant, answer)
-
-
-def test_which_pep_is_answered_from_the_heading_a_sentence_opens(tmp_path):
-    from rag import Settings
-
-    (tmp_path / "new.md").write_text(
-        "---\ntitle: What's New\n---\nPEP 540: Forced UTF-8 Runtime Mode\n\nThe new -X utf8 command line option and "
-        "PYTHONUTF8 environment variable can be used to enable the Python UTF-8 Mode.\n\n"
-        "PEP 562: Customization of Access to Module Attributes\n\nPython 3.7 allows defining __getattr__() on "
-        "modules.\n", encoding="utf-8")
-    assistant = Assistant(Settings(corpus_dir=tmp_path, data_dir=tmp_path / "data"))
-    answer = assistant.ask("Which PEP adds the -X utf8 command line option?")
-    assert answer.text.splitlines()[0].startswith("PEP 540"), answer.text
-    assert_exact(assistant, answer)
+    (tmp_path / "new.md").write_text(f"---\ntitle: What's New\n---\n{body}", encoding="utf-8")
+    with Assistant(Settings(corpus_dir=tmp_path, data_dir=tmp_path / "data")) as assistant:
+        answer = assistant.ask(question)
+        assert answer.text.splitlines()[0].startswith(first_line), answer.text
+        assert_exact(assistant, answer)
