@@ -274,3 +274,11 @@ def test_structure_answers_what_the_sentence_alone_does_not(tmp_path, body, ques
         answer = assistant.ask(question)
         assert answer.text.splitlines()[0].startswith(first_line), answer.text
         assert_exact(assistant, answer)
+
+
+def test_further_quotes_must_be_about_the_numbered_name_asked():
+    from rag.answer.extractive import _numbers_asked
+
+    assert _numbers_asked("Who wrote PEP 530?") == {"530"}
+    assert _numbers_asked("What is new in Python 3.7?") == {"3.7"}
+    assert _numbers_asked("Who wrote the Logging HOWTO?") == frozenset()

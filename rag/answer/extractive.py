@@ -18,7 +18,7 @@ from ..citations import cite
 from ..config import ScoringSettings, Settings
 from ..embed import Embedder
 from ..followup import standalone_offline
-from ..names import possessors, variants
+from ..names import has_number, possessors, question_names, variants
 from ..sentences import QUESTION_WORDS, continues, headings, sentence_spans, stem, terms, words
 from ..types import Answer, Citation, Delta, Document, Event, Turn
 from . import direct
@@ -121,6 +121,11 @@ class ExtractiveAnswerer:
             return abstain(self.mode, message.format(names=join_names(names)), evidence.passages)
         if relevance[id(mentioned[0][1])] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
+        numbers = _numbers_asked(question.standalone)
+        if numbers:  # "Who wrote PEP 530?": a further quote must be about PEP 530 too, not another PEP
+            mentioned = mentioned[:1] + [
+                (sc, u) for sc, u in mentioned[1:] if self._holds(numbers, evidence.documents[u.doc_id], u)
+            ]
         chosen = self._choose(mentioned)
         citations = [cite(evidence.documents[u.doc_id], u.start, u.end) for u in chosen]
         lead = chosen[0].focus or (chosen[0].start, chosen[0].end)
@@ -161,6 +166,12 @@ class ExtractiveAnswerer:
             return not any(f" {' '.join(words(f))} " in where for f in variants(name))
 
         return [t for t in owners if absent(t, known)] + [t for t in compared if absent(t, near)]
+
+    def _holds(self, numbers: frozenset[str], doc: Document, unit: _Unit) -> bool:
+        """True when the sentence, its heading or its article's title has every number the question names."""
+        found = self._heading(doc, unit.start)
+        near = words(unit.text) + words(doc.title) + (words(doc.text[found[0][0] : found[0][1]]) if found else [])
+        return numbers <= set(near)
 
     def _states(self, predicate: str, doc: Document, unit: _Unit) -> bool:
         """True when the sentence (or the heading it stands under) holds the asked role or event."""
@@ -372,6 +383,12 @@ _CHANGES = frozenset("added introduced changed removed deprecated made done impr
 def asked_predicate(question: str) -> str | None:
     m = _ROLE_QUESTION.match(question) or _PASSIVE_WHEN.match(question) or _WHO_DOES.match(question)
     return m.group(1) if m and m.group(1).lower() not in _AUXILIARIES | _CHANGES else None
+
+
+def _numbers_asked(question: str) -> frozenset[str]:
+    """The numbers of the numbered names a question asks about: "530" in "Who wrote PEP 530?"."""
+    return frozenset(w for run in question_names(question) if has_number(run) and len(run) > 1
+                     for w in words(" ".join(run)) if w[:1].isdigit())
 
 
 @functools.lru_cache(maxsize=20_000)
