@@ -5,9 +5,10 @@ question answered against it never mixes the offsets of one version with the tex
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+from cachetools import LRUCache
 
 from .answer.base import CorpusStats
 from .config import Settings
@@ -38,8 +39,8 @@ class Index:
         self._keys = {d.key for d in pointers}
         self.digest = manifest_digest(pointers)
         self._lock = threading.Lock()
-        self._docs: OrderedDict[str, Document] = OrderedDict()
-        self._vectors: OrderedDict[str, dict[tuple[int, int], Any]] = OrderedDict()  # by chunk id
+        self._docs: LRUCache[str, Document] = LRUCache(maxsize=MAX_DOCUMENTS)
+        self._vectors: LRUCache[str, dict[tuple[int, int], Any]] = LRUCache(maxsize=MAX_CHUNK_VECTORS)  # by chunk
         self.stats = CorpusStats()
         self.lexical: Lexical | None = None
 
@@ -100,8 +101,6 @@ class Index:
                 for key, doc in read.items():
                     self._docs[key] = doc
                     found[missing[key]] = doc
-                while len(self._docs) > MAX_DOCUMENTS:
-                    self._docs.popitem(last=False)
         return found
 
     def document(self, doc_id: str) -> Document:
@@ -128,8 +127,6 @@ class Index:
                     holder[(d, s, e)] = cid
         with self._lock:
             found = {cid: self._vectors[cid] for cid in set(holder.values()) if cid in self._vectors}
-            for cid in found:
-                self._vectors.move_to_end(cid)
         missing = sorted(set(holder.values()) - set(found))
         if missing:
             try:
@@ -138,8 +135,6 @@ class Index:
                 fetched = {}
             with self._lock:
                 self._vectors.update(fetched)
-                while len(self._vectors) > MAX_CHUNK_VECTORS:
-                    self._vectors.popitem(last=False)
             found.update(fetched)
         out = {}
         for (d, s, e), cid in holder.items():

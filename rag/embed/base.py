@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from cachetools import LRUCache
 
 from ..chunking import normalise
 
@@ -62,27 +62,23 @@ class CachingEmbedder:
     def __init__(self, inner: Embedder, max_items: int = 100_000) -> None:
         self.inner = inner
         self.name = inner.name
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._max = max_items
+        self._cache: LRUCache[str, np.ndarray] = LRUCache(maxsize=max_items)
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         found: dict[str, np.ndarray] = {}
         with self._lock:
             for t in texts:
-                vec = self._cache.get(t)
+                vec = self._cache.get(t)  # a hit counts as a use
                 if vec is not None:
-                    self._cache.move_to_end(t)
                     found[t] = vec
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
             vectors = normalise(self.inner.embed(missing))
             with self._lock:
                 for text, vec in zip(missing, vectors):
-                    self._cache[text] = vec
+                    self._cache[text] = vec  # the least recently used go first
                     found[text] = vec
-                while len(self._cache) > self._max:
-                    self._cache.popitem(last=False)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.vstack([found[t] for t in texts])
