@@ -234,7 +234,7 @@ def test_how_long_may_ask_for_a_length():
 
 
 def test_a_role_or_event_asked_about_must_be_stated():
-    from rag.answer.extractive import asked_predicate
+    from rag.answer.checks import asked_predicate
 
     assert asked_predicate("Who is the current president of the Python Software Foundation?") == "president"
     assert asked_predicate("When was Guido van Rossum born?") == "born"
@@ -277,8 +277,8 @@ def test_structure_answers_what_the_sentence_alone_does_not(tmp_path, body, ques
 
 
 def test_further_quotes_must_be_about_the_numbered_name_asked():
-    from rag.answer.extractive import _numbers_asked
+    from rag.answer.checks import numbers_asked
 
-    assert _numbers_asked("Who wrote PEP 530?") == {"530"}
-    assert _numbers_asked("What is new in Python 3.7?") == {"3.7"}
-    assert _numbers_asked("Who wrote the Logging HOWTO?") == frozenset()
+    assert numbers_asked("Who wrote PEP 530?") == {"530"}
+    assert numbers_asked("What is new in Python 3.7?") == {"3.7"}
+    assert numbers_asked("Who wrote the Logging HOWTO?") == frozenset()

@@ -6,11 +6,9 @@ state the same fact are shown once, naming every outlet."""
 
 from __future__ import annotations
 
-import bisect
-import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -18,14 +16,11 @@ from ..citations import cite
 from ..config import ScoringSettings, Settings
 from ..embed import Embedder
 from ..followup import standalone_offline
-from ..names import has_number, possessors, question_names, variants
-from ..sentences import QUESTION_WORDS, continues, headings, sentence_spans, stem, terms, words
-from ..types import Answer, Citation, Delta, Document, Event, Turn
-from . import direct
+from ..sentences import QUESTION_WORDS, terms
+from ..types import Answer, Citation, Delta, Event, Turn
+from . import checks, direct
 from .base import NOT_MENTIONED, NOT_NEAR, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
-
-# ...unless the second sentence points back at the first ("They are ...", "It also ...")
-_LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
+from .units import Unit, candidates, is_heading, section_terms, under_headings, unit_terms
 
 _NUMBER = re.compile(
     r"\d|\b(?:once|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
@@ -39,26 +34,9 @@ _DATE = re.compile(
     r"earlier|later|since|ago|era|war)\b|\b(?:version|python|release)\s+\d+\.\d",  # docs date by version
     re.I,
 )
-# What a sentence must hold at all to answer a question of this kind (lenient: "since the war" may date it).
-# What a question compares with: "than Java", "compared with Go", "versus Rust".
-_COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?)\s+((?:the\s+)?[A-Z][\w’'.+#-]*(?:\s+[A-Z\d][\w’'.+#-]*)*)")
-# "how long" may ask for a length; "which version" needs a version number
+# What a sentence must hold at all to answer a question of this kind (lenient: "since the war" may date it);
+# "how long" may ask for a length; "which version" needs a version number.
 _MUST_HAVE = {"number": _NUMBER, "date": _DATE, "duration": _NUMBER, "version": re.compile(r"\d\.\d")}
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """A candidate quote: one sentence, or two adjacent sentences of one block."""
-
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    pair: bool = False
-    leans_back: bool = False
-    first_end: int = 0  # for a pair: where its first sentence ends
-    second_start: int = 0  # ... and where its second begins
-    focus: tuple[int, int] | None = None  # the sentence that won it its place, when it grew into a pair
 
 
 _DEFAULTS = Settings.model_fields
@@ -83,12 +61,12 @@ class ExtractiveAnswerer:
         missing = unknown_names(question.text, evidence.stats)
         if missing:
             return abstain(self.mode, NOT_MENTIONED.format(names=join_names(missing)), evidence.passages)
-        units = self._units(evidence)
+        units = candidates(evidence)
         if not units:
             return abstain(self.mode, passages=evidence.passages)
         noun = direct.asked_noun(question.text)
         if noun:
-            units += self._under_headings(units, evidence, noun)
+            units += under_headings(units, evidence, noun)
         wants = direct.answer_type(question.text)
         ranked = self._rank(question.standalone, units, evidence, wants, question.standalone)
         if question.earlier and ranked:
@@ -107,24 +85,24 @@ class ExtractiveAnswerer:
             )
         if not ranked or relevance[id(ranked[0][1])] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
-        asked = asked_predicate(question.text)
+        asked = checks.asked_predicate(question.text)
         if asked:
-            ranked = [(sc, u) for sc, u in ranked if self._states(asked, evidence.documents[u.doc_id], u)]
+            ranked = [(sc, u) for sc, u in ranked if checks.states(asked, evidence.documents[u.doc_id], u)]
             if not ranked:
                 return abstain(self.mode, passages=evidence.passages)
         mentioned = [(sc, u) for sc, u in ranked
-                     if not self._unmentioned(question.text, evidence.documents[u.doc_id], u)]
+                     if not checks.unmentioned(question.text, evidence.documents[u.doc_id], u)]
         if not mentioned:
-            names = self._unmentioned(question.text, evidence.documents[ranked[0][1].doc_id], ranked[0][1])
+            names = checks.unmentioned(question.text, evidence.documents[ranked[0][1].doc_id], ranked[0][1])
             known = all(evidence.stats.knows_name(n) for n in names)  # elsewhere in the corpus
             message = NOT_NEAR if known else NOT_MENTIONED
             return abstain(self.mode, message.format(names=join_names(names)), evidence.passages)
         if relevance[id(mentioned[0][1])] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
-        numbers = _numbers_asked(question.standalone)
+        numbers = checks.numbers_asked(question.standalone)
         if numbers:  # "Who wrote PEP 530?": a further quote must be about PEP 530 too, not another PEP
             mentioned = mentioned[:1] + [
-                (sc, u) for sc, u in mentioned[1:] if self._holds(numbers, evidence.documents[u.doc_id], u)
+                (sc, u) for sc, u in mentioned[1:] if checks.holds(numbers, evidence.documents[u.doc_id], u)
             ]
         chosen = self._choose(mentioned)
         citations = [cite(evidence.documents[u.doc_id], u.start, u.end) for u in chosen]
@@ -148,79 +126,9 @@ class ExtractiveAnswerer:
     def condense(self, question: str, history: tuple[Turn, ...]) -> str:
         return standalone_offline(question, history)
 
-    def _unmentioned(self, question: str, doc: Document, unit: _Unit | None = None) -> list[str]:
-        """What the question asks about the belongings of ("Rust's standard library") that this
-        article never mentions, or compares with ("... faster than Java?") that this sentence (or
-        the article's title) never mentions, in any known form: it cannot answer. (Other names are
-        not asked of every article: "Moscow" may stand for Russia in a paraphrase, and a rule that
-        asked it of rare names cost more right answers than it saved, on both gold sets.)"""
-        owners = possessors(question)
-        compared = [re.sub(r"[’']s$", "", t) for phrase in _COMPARED.findall(question) for t in phrase.split()
-                    if t.lower() != "the"]
-        if not owners and not compared:
-            return []
-        known = _folded(doc.title, doc.text)
-        near = " " + " ".join(words(doc.title + " " + (unit.text if unit else doc.text))) + " "
-
-        def absent(name: str, where: str) -> bool:
-            return not any(f" {' '.join(words(f))} " in where for f in variants(name))
-
-        return [t for t in owners if absent(t, known)] + [t for t in compared if absent(t, near)]
-
-    def _holds(self, numbers: frozenset[str], doc: Document, unit: _Unit) -> bool:
-        """True when the sentence, its heading or its article's title has every number the question names."""
-        found = self._heading(doc, unit.start)
-        near = words(unit.text) + words(doc.title) + (words(doc.text[found[0][0] : found[0][1]]) if found else [])
-        return numbers <= set(near)
-
-    def _states(self, predicate: str, doc: Document, unit: _Unit) -> bool:
-        """True when the sentence (or the heading it stands under) holds the asked role or event."""
-        have = self._terms(unit) | self._section(doc, unit.start)
-        want = terms(predicate)
-        return bool(want) and all(t in have or any(h[:PREFIX] == t[:PREFIX] for h in have if len(h) >= PREFIX)
-                                  for t in want)
-
-    def _units(self, evidence: Evidence) -> list[_Unit]:
-        seen: set[tuple[str, int, int]] = set()
-        units: list[_Unit] = []
-        for chunk in evidence.passages:
-            doc = evidence.documents.get(chunk.doc_id)
-            if doc is None:
-                continue
-            spans = list(chunk.sentences) or sentence_spans(doc.text, chunk.start, chunk.end)
-            for i, (s, e) in enumerate(spans):
-                candidates = [(s, e, e)]
-                if i + 1 < len(spans) and continues(doc.text, e, spans[i + 1][0]):
-                    candidates.append((s, spans[i + 1][1], spans[i + 1][0]))
-                    credit = self._credit(doc.text, spans, i)
-                    if credit is not None:
-                        candidates.append((s, spans[credit][1], spans[credit][0]))
-                for pair, (cs, ce, second) in enumerate(candidates):
-                    if (doc.doc_id, cs, ce) not in seen:
-                        seen.add((doc.doc_id, cs, ce))
-                        if not pair:
-                            units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce]))
-                            continue
-                        leans = pair == 1 and bool(_LEANS_BACK.match(doc.text[second:ce]))
-                        units.append(_Unit(doc.doc_id, cs, ce, doc.text[cs:ce], True, leans, e, second))
-        return units
-
-    @staticmethod
-    def _credit(text: str, spans: list[tuple[int, int]], i: int) -> int | None:
-        """The sentence that closes the block of sentence i by crediting someone ("(Contributed by
-        X in bpo-123.)"), when it comes later than the next sentence: it says who did what sentence
-        i says, so the two may be quoted together (with what stands between them)."""
-        j = i + 1
-        while j + 1 < len(spans) and j - i < CREDIT_REACH and continues(text, spans[j][1], spans[j + 1][0]):
-            j += 1
-        ends_block = j + 1 >= len(spans) or not continues(text, spans[j][1], spans[j + 1][0])
-        if j >= i + 2 and ends_block and _CREDIT.match(text, spans[j][0], spans[j][1]):
-            return j
-        return None
-
     def _rank(
-        self, query: str, units: list[_Unit], evidence: Evidence, wants: str | None, question: str
-    ) -> list[tuple[float, _Unit]]:
+        self, query: str, units: list[Unit], evidence: Evidence, wants: str | None, question: str
+    ) -> list[tuple[float, Unit]]:
         """Score = dense similarity and IDF-weighted coverage of the question's terms, plus a bonus
         for holding the kind of answer asked for; units that lack a figure or a date when one is
         asked for are dropped."""
@@ -238,11 +146,11 @@ class ExtractiveAnswerer:
         ranked = []
         titles = {d: frozenset(terms(evidence.documents[d].title)) for d in {u.doc_id for u in units}}
         for unit, dense in zip(units, dense_scores.tolist()):
-            u_terms = self._terms(unit)
+            u_terms = unit_terms(unit)
             if not u_terms - q_terms:
                 continue  # it only echoes the question (a heading, a title): it cannot answer it
             title = titles[unit.doc_id]
-            section = self._section(evidence.documents[unit.doc_id], unit.start)
+            section = section_terms(evidence.documents[unit.doc_id], unit.start)
             lexical = sum(
                 wt if t in u_terms
                 else wt * w.section_context_weight if t in section
@@ -265,7 +173,7 @@ class ExtractiveAnswerer:
                 score -= w.question_penalty
             elif unit.text.rstrip().endswith(":"):
                 score -= w.lead_in_penalty
-            elif not label and self._is_heading(evidence.documents[unit.doc_id], unit):
+            elif not label and is_heading(evidence.documents[unit.doc_id], unit):
                 score -= w.heading_penalty
             if _code_like(unit.text):
                 score -= w.code_penalty
@@ -280,46 +188,8 @@ class ExtractiveAnswerer:
         ]
         ranked.sort(key=lambda x: -x[0])
         return ranked
-    def _heading(self, doc: Document, start: int) -> tuple[tuple[int, int], frozenset[str]] | None:
-        """The heading the text at `start` stands under, with its terms (None before the first)."""
-        ends, spans, heads = _headings(doc.text)
-        i = bisect.bisect_right(ends, start) - 1
-        return (spans[i], heads[i]) if i >= 0 else None
 
-    def _section(self, doc: Document, start: int) -> frozenset[str]:
-        """The terms of the heading the text at `start` stands under (none for a heading itself)."""
-        found = self._heading(doc, start)
-        return found[1] if found else frozenset()
-
-    def _is_heading(self, doc: Document, unit: _Unit) -> bool:
-        ends = _headings(doc.text)[0]
-        i = bisect.bisect_left(ends, unit.end)
-        return i < len(ends) and ends[i] == unit.end
-
-    def _under_headings(self, units: list[_Unit], evidence: Evidence, noun: str) -> list[_Unit]:
-        """For "Which PEP ...?": a sentence quoted with the heading it opens ("PEP 540: Forced UTF-8
-        Runtime Mode" over "The new -X utf8 command line option ..."), when the heading holds what is
-        asked and the sentence does not."""
-        wanted = stem(noun)
-        out = []
-        for u in units:
-            if u.pair:
-                continue
-            doc = evidence.documents[u.doc_id]
-            found = self._heading(doc, u.start)
-            if not found or wanted not in found[1] or wanted in self._terms(u):
-                continue
-            (hs, he), _ = found
-            if u.start - he > HEADING_REACH:
-                continue
-            out.append(_Unit(u.doc_id, hs, u.end, doc.text[hs:u.end], True, False, he, u.start))
-        return out
-
-    @staticmethod
-    def _terms(unit: _Unit) -> frozenset[str]:
-        return _text_terms(unit.text)
-
-    def _unit_vectors(self, units: list[_Unit], evidence: Evidence) -> np.ndarray:
+    def _unit_vectors(self, units: list[Unit], evidence: Evidence) -> np.ndarray:
         """Sentence vectors stored at ingest (embedded now only if missing); a pair of sentences
         is the normalised sum of its two, which ranks like embedding the pair, at no cost."""
         keys: list[tuple[str, int, int]] = []
@@ -343,9 +213,9 @@ class ExtractiveAnswerer:
             rows.append(total / (np.linalg.norm(total) or 1.0))
         return np.vstack(rows)
 
-    def _choose(self, ranked: list[tuple[float, _Unit]]) -> list[_Unit]:
+    def _choose(self, ranked: list[tuple[float, Unit]]) -> list[Unit]:
         best = ranked[0][0]
-        chosen: list[_Unit] = []
+        chosen: list[Unit] = []
         for score, unit in ranked:
             # (a follow-up's mixed score may sit below the threshold its standalone relevance passed)
             floor = max(min(self.min_relevance, best), best * self.scoring.keep_ratio)
@@ -360,60 +230,6 @@ class ExtractiveAnswerer:
                 single = chosen[overlaps[0]]
                 chosen[overlaps[0]] = replace(unit, focus=(single.start, single.end))
         return chosen
-
-
-# A role or an event a question asks about, which the answering sentence must state: "Who is the
-# president of X?" is not answered by a sentence about X that names no president, nor "When was X
-# born?" by a date near X. (Only these forms: other questions may paraphrase freely.)
-_ROLE_QUESTION = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+)?(?:(?:current|new|former|next|first)\s+)?"
-                            r"([a-z][\w-]+)\s+(?:of|at|for|in|to)\b", re.I)
-_PASSIVE_WHEN = re.compile(r"^\s*when\s+(?:was|were)\s+.+\s((?-i:[a-z]+(?:ed|en|n|t)))\s*\?*\s*$", re.I)
-PREFIX = 5  # "president" / "presidency", "spokesman" / "spokesperson": the same role
-
-
-# "Who maintains X?" asks who does it now: a sentence that names people near X without saying it is no answer.
-_WHO_DOES = re.compile(r"^\s*who\s+((?-i:[a-z]+[^s\W]s))\b", re.I)
-_AUXILIARIES = frozenset("is was has does".split())
-
-
-# Changes a text states in many ways ("New in version 3.9", "now supports"): not asked of the sentence.
-_CHANGES = frozenset("added introduced changed removed deprecated made done improved updated fixed".split())
-
-
-def asked_predicate(question: str) -> str | None:
-    m = _ROLE_QUESTION.match(question) or _PASSIVE_WHEN.match(question) or _WHO_DOES.match(question)
-    return m.group(1) if m and m.group(1).lower() not in _AUXILIARIES | _CHANGES else None
-
-
-def _numbers_asked(question: str) -> frozenset[str]:
-    """The numbers of the numbered names a question asks about: "530" in "Who wrote PEP 530?"."""
-    return frozenset(w for run in question_names(question) if has_number(run) and len(run) > 1
-                     for w in words(" ".join(run)) if w[:1].isdigit())
-
-
-@functools.lru_cache(maxsize=20_000)
-def _text_terms(text: str) -> frozenset[str]:
-    """A candidate quote's terms, by its text (so no other version's offsets can alias it)."""
-    return frozenset(terms(text))
-
-
-@functools.lru_cache(maxsize=256)
-def _folded(title: str, text: str) -> str:
-    """An article's words, space-separated and padded, for "is this name mentioned" checks."""
-    return " " + " ".join(words(title + " " + text)) + " "
-
-
-@functools.lru_cache(maxsize=256)
-def _headings(text: str) -> tuple[list[int], list[tuple[int, int]], list[frozenset[str]]]:
-    """A text's headings: their ends (sorted), spans and terms, worked out once per text."""
-    spans = headings(text)
-    return [e for _, e in spans], spans, [frozenset(terms(text[s:e])) for s, e in spans]
-
-
-# A closing credit: "(Contributed by Victor Stinner in bpo-123.)", "(Patch by ...)", "Written by ...".
-_CREDIT = re.compile(r"\(?\s*(?:[A-Z]\w*\s+){0,3}by\s+[A-Z]")
-HEADING_REACH = 400  # characters: a sentence this close below a heading opens its section
-CREDIT_REACH = 3  # a credit this many sentences on still belongs to the sentence (a short paragraph)
 
 
 # A label and its value ("Editor: Raymond Hettinger") or a table row's first cell ("ERROR | 40").

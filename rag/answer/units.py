@@ -1,0 +1,136 @@
+"""Candidate quotes for the offline answerer, and the document structure around them.
+
+A unit is one sentence, two adjacent sentences of one block, a sentence with the credit that
+closes its paragraph ("(Contributed by X in bpo-123.)"), or a sentence with the heading it opens
+("PEP 540: ..."). Every unit is `document.text[start:end]`; a two-part unit also records where its
+parts are, so its vector is built from the sentences' stored vectors."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from dataclasses import dataclass
+
+from ..sentences import continues, headings, sentence_spans, stem, terms
+from ..types import Document
+from .base import Evidence
+
+# ...unless the second sentence points back at the first ("They are ...", "It also ...")
+_LEANS_BACK = re.compile(r"\A[\s“\"‘']*(?:They|These|Those|It|Its|This|That|He|She|His|Her|Such|The company|Both)\b")
+# A closing credit: "(Contributed by Victor Stinner in bpo-123.)", "(Patch by ...)", "Written by ...".
+_CREDIT = re.compile(r"\(?\s*(?:[A-Z]\w*\s+){0,3}by\s+[A-Z]")
+CREDIT_REACH = 3  # a credit this many sentences on still belongs to the sentence (a short paragraph)
+HEADING_REACH = 400  # characters: a sentence this close below a heading opens its section
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A candidate quote: `text == document.text[start:end]`."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    pair: bool = False  # two parts: [start, first_end) and [second_start, end)
+    leans_back: bool = False  # its second sentence points back at the first ("They are ...")
+    first_end: int = 0
+    second_start: int = 0
+    focus: tuple[int, int] | None = None  # the sentence that won it its place, when it grew into a pair
+
+
+def candidates(evidence: Evidence) -> list[Unit]:
+    """Every sentence of the retrieved passages, each with its next sentence of the same block and
+    with the credit that closes its paragraph."""
+    seen: set[tuple[str, int, int]] = set()
+    units: list[Unit] = []
+    for chunk in evidence.passages:
+        doc = evidence.documents.get(chunk.doc_id)
+        if doc is None:
+            continue
+        spans = list(chunk.sentences) or sentence_spans(doc.text, chunk.start, chunk.end)
+        for i, (s, e) in enumerate(spans):
+            options = [(s, e, e)]
+            if i + 1 < len(spans) and continues(doc.text, e, spans[i + 1][0]):
+                options.append((s, spans[i + 1][1], spans[i + 1][0]))
+                credit = _credit(doc.text, spans, i)
+                if credit is not None:
+                    options.append((s, spans[credit][1], spans[credit][0]))
+            for kind, (cs, ce, second) in enumerate(options):
+                if (doc.doc_id, cs, ce) in seen:
+                    continue
+                seen.add((doc.doc_id, cs, ce))
+                if not kind:
+                    units.append(Unit(doc.doc_id, cs, ce, doc.text[cs:ce]))
+                    continue
+                leans = kind == 1 and bool(_LEANS_BACK.match(doc.text[second:ce]))
+                units.append(Unit(doc.doc_id, cs, ce, doc.text[cs:ce], True, leans, e, second))
+    return units
+
+
+def _credit(text: str, spans: list[tuple[int, int]], i: int) -> int | None:
+    """The sentence that closes the block of sentence i by crediting someone, when it comes later
+    than the next sentence: it says who did what sentence i says, so the two may be quoted together
+    (with what stands between them)."""
+    j = i + 1
+    while j + 1 < len(spans) and j - i < CREDIT_REACH and continues(text, spans[j][1], spans[j + 1][0]):
+        j += 1
+    ends_block = j + 1 >= len(spans) or not continues(text, spans[j][1], spans[j + 1][0])
+    if j >= i + 2 and ends_block and _CREDIT.match(text, spans[j][0], spans[j][1]):
+        return j
+    return None
+
+
+def under_headings(units: list[Unit], evidence: Evidence, noun: str) -> list[Unit]:
+    """For "Which PEP ...?": a sentence quoted with the heading it opens ("PEP 540: Forced UTF-8
+    Runtime Mode" over "The new -X utf8 command line option ..."), when the heading holds what is
+    asked and the sentence does not."""
+    wanted = stem(noun)
+    out = []
+    for u in units:
+        if u.pair:
+            continue
+        doc = evidence.documents[u.doc_id]
+        found = heading_of(doc, u.start)
+        if not found or wanted not in found[1] or wanted in unit_terms(u):
+            continue
+        (hs, he), _ = found
+        if u.start - he <= HEADING_REACH:
+            out.append(Unit(u.doc_id, hs, u.end, doc.text[hs:u.end], True, False, he, u.start))
+    return out
+
+
+def heading_of(doc: Document, start: int) -> tuple[tuple[int, int], frozenset[str]] | None:
+    """The heading the text at `start` stands under, with its terms (None before the first)."""
+    ends, spans, heads = _headings(doc.text)
+    i = bisect.bisect_right(ends, start) - 1
+    return (spans[i], heads[i]) if i >= 0 else None
+
+
+def section_terms(doc: Document, start: int) -> frozenset[str]:
+    """The terms of the heading the text at `start` stands under (none before the first)."""
+    found = heading_of(doc, start)
+    return found[1] if found else frozenset()
+
+
+def is_heading(doc: Document, unit: Unit) -> bool:
+    ends = _headings(doc.text)[0]
+    i = bisect.bisect_left(ends, unit.end)
+    return i < len(ends) and ends[i] == unit.end
+
+
+def unit_terms(unit: Unit) -> frozenset[str]:
+    return _text_terms(unit.text)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _text_terms(text: str) -> frozenset[str]:
+    """A candidate quote's terms, by its text (so no other version's offsets can alias it)."""
+    return frozenset(terms(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _headings(text: str) -> tuple[list[int], list[tuple[int, int]], list[frozenset[str]]]:
+    """A text's headings: their ends (sorted), spans and terms, worked out once per text."""
+    spans = headings(text)
+    return [e for _, e in spans], spans, [frozenset(terms(text[s:e])) for s, e in spans]
