@@ -10,7 +10,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from .answer.base import CorpusStats
+from .stats import CorpusStats
 from .config import Settings
 from .derived import load_or_build
 from .errors import StoreError

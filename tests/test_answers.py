@@ -139,7 +139,8 @@ def test_questions_about_what_the_articles_never_state_abstain(bundled, question
 
 
 def test_name_forms_and_versions_are_checked_against_the_corpus():
-    from rag.answer.base import CorpusStats, unknown_names
+    from rag.answer.base import unknown_names
+    from rag.stats import CorpusStats
     from rag.types import Chunk
 
     text = ("Blinken travels to the Group of 7 foreign ministers meeting in Capri. Python 3.9 was released. "
@@ -195,7 +196,8 @@ def test_direct_answers_come_from_structure_and_patterns():
 
 
 def test_names_marked_as_names_and_owners_are_checked():
-    from rag.answer.base import CorpusStats, unknown_names
+    from rag.answer.base import unknown_names
+    from rag.stats import CorpusStats
     from rag.names import lowercase_names, possessors
     from rag.types import Chunk
 
