@@ -79,7 +79,7 @@ def holds(numbers: frozenset[str], doc: Document, unit: Unit) -> bool:
     return numbers <= set(near)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)  # whole article texts: a few dozen at a time is plenty
 def _folded(title: str, text: str) -> str:
     """An article's words, space-separated and padded, for "is this name mentioned" checks."""
     return " " + " ".join(words(title + " " + text)) + " "

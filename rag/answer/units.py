@@ -129,7 +129,7 @@ def _text_terms(text: str) -> frozenset[str]:
     return frozenset(terms(text))
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)  # whole article texts: a few dozen at a time is plenty
 def _headings(text: str) -> tuple[list[int], list[tuple[int, int]], list[frozenset[str]]]:
     """A text's headings: their ends (sorted), spans and terms, worked out once per text."""
     spans = headings(text)
