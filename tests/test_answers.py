@@ -190,6 +190,8 @@ def test_direct_answers_come_from_structure_and_patterns():
     assert direct("Which encoders are faster?", "The ASCII and the Latin1 encoders are now up to 3 times as fast.") \
         == "ASCII and the Latin1"
     assert direct("Where does zoneinfo get its data?", "The database was specified in PEP 615.") is None
+    assert direct("Who is the prime minister of Italy?", "Blinken travels to the ministers meeting in Capri, Italy.") \
+        is None  # a place answers no who-question
     # a label whose value is a whole sentence explains; it names nothing
     assert direct("Which default applies?", "default: If provided, this will be the default value for this field.") \
         is None

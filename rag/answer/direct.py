@@ -62,6 +62,7 @@ _AGENT = re.compile(r"\b(?:by|according to|told|said|says)\s+(?:the\s+)?$")
 # A name as text writes it, possibly opening in lower case ("iRay Technology and North China ...").
 _LOOSE_RUN = re.compile(r"[\w.’'()-]+(?:\s+(?:(?:of|and|for|the|de|&)\s+)*[A-Z][\w’'.&-]*)*")
 
+_PLACED = re.compile(r"\b(?:in|at|near|to|from)\s+(?:the\s+)?$")
 _WHO = re.compile(r"\b(?:who|whom|whose)\b", re.I)
 _WH = re.compile(r"\b(?:who|whom|whose|which|what|when|where|why|how)\b", re.I)
 _ASKS = (
@@ -178,8 +179,9 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
             doers = [sp for sp in agents if q_terms & _doing(sentence, sp[0])]
-            if _WHO.search(question):  # a person's name holds no number ("PEP 526" is not who)
-                found = [sp for sp in found if not re.search(r"[\d_]|\w\.\w|\(\)", sentence[sp[0] : sp[1]])]
+            if _WHO.search(question):  # who: no number or code ("PEP 526"), no place ("meeting in Capri, Italy")
+                found = [sp for sp in found if not re.search(r"[\d_]|\w\.\w|\(\)", sentence[sp[0] : sp[1]])
+                         and not _PLACED.search(sentence[max(0, sp[0] - 12) : sp[0]])]
                 agents = [sp for sp in agents if sp in found]
                 doers = [sp for sp in doers if sp in found]
             if len(doers) == 1:
