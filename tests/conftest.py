@@ -16,6 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from rag import Assistant, Settings  # noqa: E402
 from rag.embed import MiniLMEmbedder  # noqa: E402
 
+from . import chroma_server  # noqa: E402
 from .fakes import HashEmbedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,3 +132,15 @@ def chat_url(tmp_path_factory, minilm):
     app = launch(assistant, "127.0.0.1", port, block=False)
     yield f"http://127.0.0.1:{port}/"
     app.close()
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory):
+    """A `chroma run` server on loopback for one test module (or the one CI names), stopped after it."""
+    if os.environ.get("RAG_TEST_CHROMA_URL"):
+        yield os.environ["RAG_TEST_CHROMA_URL"]
+        return
+    proc, url = chroma_server.start(tmp_path_factory.mktemp("chroma-server"))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)

@@ -19,7 +19,6 @@ import pytest
 from rag import Assistant, Settings
 from rag.sentences import sentence_spans
 
-from . import chroma_server
 from .fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,17 +116,6 @@ def run_python(code: str, config: dict) -> subprocess.Popen:
          json.dumps(config)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )
-
-
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
-    if os.environ.get("RAG_TEST_CHROMA_URL"):
-        yield os.environ["RAG_TEST_CHROMA_URL"]
-        return
-    proc, url = chroma_server.start(tmp_path_factory.mktemp("chroma-concurrency"))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize("mode", ["embedded", "server"])

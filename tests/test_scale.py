@@ -3,7 +3,6 @@ survive a restart, and ingesting while answering."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -14,19 +13,7 @@ import pytest
 from rag import Assistant, Settings, StoreError
 from rag.config import BUNDLED_CORPUS
 
-from . import chroma_server
 from .fakes import HashEmbedder
-
-
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
-    if os.environ.get("RAG_TEST_CHROMA_URL"):
-        yield os.environ["RAG_TEST_CHROMA_URL"]
-        return
-    proc, url = chroma_server.start(tmp_path_factory.mktemp("chroma-server"))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def exact(assistant, answer):
