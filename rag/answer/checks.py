@@ -52,9 +52,7 @@ def unmentioned(question: str, doc: Document, unit: Unit | None = None) -> list[
     article's title) never mentions, in any known form: it cannot answer. (Other names are not
     asked of every article: "Moscow" may stand for Russia in a paraphrase, and a rule that asked it
     of rare names cost more right answers than it saved, on both gold sets.)"""
-    owners = possessors(question)
-    compared = [re.sub(r"[’']s$", "", t) for phrase in _COMPARED.findall(question) for t in phrase.split()
-                if t.lower() != "the"]
+    owners, compared = _asked_names(question)
     if not owners and not compared:
         return []
     known = _folded(doc.title, doc.text)
@@ -64,6 +62,15 @@ def unmentioned(question: str, doc: Document, unit: Unit | None = None) -> list[
         return not any(f" {' '.join(words(f))} " in where for f in variants(name))
 
     return [t for t in owners if absent(t, known)] + [t for t in compared if absent(t, near)]
+
+
+@functools.lru_cache(maxsize=256)
+def _asked_names(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The owners and the compared names of a question, worked out once (every candidate is checked)."""
+    owners = tuple(possessors(question))
+    compared = tuple(re.sub(r"[’']s$", "", t) for phrase in _COMPARED.findall(question) for t in phrase.split()
+                     if t.lower() != "the")
+    return owners, compared
 
 
 def numbers_asked(question: str) -> frozenset[str]:

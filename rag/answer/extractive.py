@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..chunking import normalise
 from ..citations import cite
 from ..config import ScoringSettings, Settings
 from ..embed import Embedder
@@ -68,7 +69,7 @@ class ExtractiveAnswerer:
         if noun:
             units += under_headings(units, evidence, noun)
         wants = direct.answer_type(question.text)
-        ranked = self._rank(question.standalone, units, evidence, wants, question.standalone)
+        ranked = self._rank(question.standalone, units, evidence, wants)
         if question.earlier and ranked:
             # a follow-up asks for what the last answer did not say: its quotes step back
             seen = " ".join(question.earlier.split())
@@ -78,7 +79,7 @@ class ExtractiveAnswerer:
         relevance = {id(u): sc for sc, u in ranked}  # of the question as it stands alone: what abstention weighs
         if question.standalone != question.text and ranked:
             # A follow-up: the new words say what is asked, the earlier question says about what.
-            alone = {id(u): sc for sc, u in self._rank(question.text, units, evidence, wants, question.text)}
+            alone = {id(u): sc for sc, u in self._rank(question.text, units, evidence, wants)}
             weight = self.scoring.followup_context_weight
             ranked = sorted(
                 ((max((sc + alone.get(id(u), sc)) / 2, weight * sc), u) for sc, u in ranked), key=lambda x: -x[0]
@@ -127,7 +128,7 @@ class ExtractiveAnswerer:
         return standalone_offline(question, history)
 
     def _rank(
-        self, query: str, units: list[Unit], evidence: Evidence, wants: str | None, question: str
+        self, query: str, units: list[Unit], evidence: Evidence, wants: str | None
     ) -> list[tuple[float, Unit]]:
         """Score = dense similarity and IDF-weighted coverage of the question's terms, plus a bonus
         for holding the kind of answer asked for; units that lack a figure or a date when one is
@@ -178,7 +179,7 @@ class ExtractiveAnswerer:
             if _code_like(unit.text):
                 score -= w.code_penalty
             if wants:  # it holds the kind of answer asked for, or it only refers to it ("two companies")
-                score += w.type_bonus if direct.find(wants, unit.text, question) else -w.type_bonus
+                score += w.type_bonus if direct.find(wants, unit.text, query) else -w.type_bonus
             ranked.append((score, unit))
         # A pair whose second sentence continues the first ("They are ...") is worth at least
         # its first sentence alone: quoting the continuation completes the answer.
@@ -210,7 +211,7 @@ class ExtractiveAnswerer:
             total = np.asarray(vectors[(u.doc_id, u.start, u.first_end)], dtype=np.float32) + np.asarray(
                 vectors[(u.doc_id, u.second_start, u.end)], dtype=np.float32
             )
-            rows.append(total / (np.linalg.norm(total) or 1.0))
+            rows.append(normalise(total))
         return np.vstack(rows)
 
     def _choose(self, ranked: list[tuple[float, Unit]]) -> list[Unit]:
