@@ -179,14 +179,15 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
             doers = [sp for sp in agents if q_terms & _doing(sentence, sp[0])]
-            if _WHO.search(question):  # who: no number or code ("PEP 526"), no place ("meeting in Capri, Italy")
+            asks_who = bool(_WHO.search(question))
+            if asks_who:  # who: no number or code ("PEP 526"), no place ("meeting in Capri, Italy")
                 found = [sp for sp in found if not re.search(r"[\d_]|\w\.\w|\(\)", sentence[sp[0] : sp[1]])
                          and not _PLACED.search(sentence[max(0, sp[0] - 12) : sp[0]])]
                 agents = [sp for sp in agents if sp in found]
                 doers = [sp for sp in doers if sp in found]
             if len(doers) == 1:
                 return doers  # "analyzed by X" for "Who/Which group analyzed ...?"
-            if not _WHO.search(question):  # "Which constant ...? (Contributed by Lisa Roach.)": not the doer
+            if not asks_who:  # "Which constant ...? (Contributed by Lisa Roach.)": not the doer
                 return [sp for sp in found if sp not in agents] or found
             return agents or found
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
