@@ -14,7 +14,7 @@ from .embed import Embedder
 from .errors import StoreError
 from .index import Index
 from .ingest import Ingestor, IngestReport, Progress, recorded_roots, writer_lock
-from .store import Store
+from .store import Store, manifest_digest
 
 RETIRED_HANDLES = 2  # a handle replaced by a reopen is closed after this many more switches
 
@@ -123,8 +123,10 @@ class Generations:
             store = self.store
             if self._index is not None and self._index.generation == generation:
                 return self._index
-        if index is not None and generation == index.generation and not force:
-            return index
+        if index is not None and generation == index.generation and not force and (
+            index.settled or manifest_digest(store.documents()) == index.digest
+        ):
+            return index  # still what the store publishes (and holds, if it was read mid-ingest)
         used = index is not None or self._written is not None
         if not self.settings.chroma_url and generation != self._written and used:
             # another process wrote it: a new handle sees its vectors (the old one never would)
@@ -136,7 +138,8 @@ class Generations:
                     self._retired.pop(0).close()
         new = Index.load(self.settings, store)
         with self._lock:
-            if self._index is None or self._index.generation != new.generation or force:
+            current = self._index
+            if current is None or (current.generation, current.digest) != (new.generation, new.digest) or force:
                 self._index = new
             return self._index
 

@@ -38,6 +38,10 @@ class Index:
         self.manifest: dict[str, StoredDocument] = {d.doc_id: d for d in pointers}
         self._keys = {d.key for d in pointers}
         self.digest = manifest_digest(pointers)
+        # The pointers were read while the store published `generation`: an ingest writes its pointers
+        # before it publishes, so a read in between sees new pointers under the old name. Such an index
+        # is not trusted by its name alone (the name may come back: A, B, A).
+        self.settled = self.digest == generation
         self._lock = threading.Lock()
         self._docs: LRUCache[str, Document] = LRUCache(maxsize=MAX_DOCUMENTS)
         self._vectors: LRUCache[str, dict[tuple[int, int], Any]] = LRUCache(maxsize=MAX_CHUNK_VECTORS)  # by chunk
