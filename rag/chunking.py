@@ -16,7 +16,8 @@ from .types import Chunk, Document
 # Bump when chunking changes, so stored documents are re-chunked on the next ingest.
 # 2: sentence vectors stored; 3: chunks carry sentence offsets; 4: versioned rows (store layout v2)
 # and chunk vectors summed from sentence vectors (each text embedded once); 5: sentences within blocks
-# (a hard line wrap is not a sentence end)
+# (a hard line wrap is not a sentence end). Bump it too when what `sentences.headings` finds changes:
+# each text row keeps its headings as found at ingest.
 CHUNKER_VERSION = "sent-pack-5"
 
 

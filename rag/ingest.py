@@ -16,7 +16,7 @@ import os
 import time
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .chunking import CHUNKER_VERSION, chunk_document, chunk_spans, chunk_vector, normalise
@@ -24,7 +24,7 @@ from .config import Settings
 from .corpus import extractor_version, iter_article_files, parse_document, read_bytes
 from .embed import Embedder
 from .errors import CorpusError, StoreError
-from .sentences import sentence_spans
+from .sentences import headings, sentence_spans
 from .store import PreparedChunk, PreparedDocument, Store, StoredDocument
 from .types import Document
 
@@ -201,6 +201,8 @@ class Ingestor:
                 failed.add(path.resolve())
             else:
                 del data
+                # headings are stored with the text: an answer needs the ones around its passages
+                doc = replace(doc, headings=tuple(headings(doc.text)))
                 sents = sentence_spans(doc.text)
                 group.append((doc, fp, sents, chunk_spans(doc.text, self.settings.chunk_size,
                                                           self.settings.chunk_overlap, sents)))

@@ -34,16 +34,19 @@ if TYPE_CHECKING:
 OVERFETCH = 2
 
 
-def chunk_node(chunk: Chunk, text: str) -> TextNode:
+def chunk_node(chunk: Chunk, text: str, sentences: bool = True) -> TextNode:
     """The llama-index node of a chunk. Dense and lexical hits are built here alike, so fusion
-    recognises the same chunk from both sides (it compares node hashes)."""
+    recognises the same chunk from both sides (it compares node hashes); they leave out the
+    sentences' offsets, which the retriever keeps beside them."""
+    meta: dict[str, Any] = {"title": chunk.title, "start": chunk.start, "end": chunk.end}
+    if sentences:
+        meta["sentences"] = encode_spans(chunk.sentences)
     node = TextNode(
         id_=chunk.chunk_id,
         text=text,
         start_char_idx=chunk.start,
         end_char_idx=chunk.end,
-        metadata={"title": chunk.title, "start": chunk.start, "end": chunk.end,
-                  "sentences": encode_spans(chunk.sentences)},
+        metadata=meta,
         excluded_embed_metadata_keys=["start", "end", "sentences"],
         excluded_llm_metadata_keys=["start", "end", "sentences"],
     )
@@ -192,7 +195,7 @@ class HybridRetriever:
             for c, score in pairs:
                 text = docs[c.doc_id].text[c.start : c.end]
                 by_id[c.chunk_id] = Chunk(c.chunk_id, c.doc_id, c.title, text, c.start, c.end, 0.0, c.sentences)
-                out.append(NodeWithScore(node=chunk_node(c, text), score=score))
+                out.append(NodeWithScore(node=chunk_node(c, text, sentences=False), score=score))
             return out
 
         sides = [_Side(hits(dense))]

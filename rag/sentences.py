@@ -3,6 +3,7 @@ and the word terms that lexical matching compares."""
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -108,10 +109,10 @@ _CREDITS = re.compile(r"\bby\s+[A-Z]")  # "PEP 553 – ...: PEP written and impl
 _NO_HEADING_END = re.compile(r"[.!?:;,][\"”’')\]]*\s*$")
 
 
-def headings(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every heading-like block of the text, in order."""
+def headings(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of every heading-like block of text[start:end], in order."""
     out = []
-    for b in blocks(text):
+    for b in blocks(text, start, end):
         body = text[b.start : b.end]
         if (b.kind == "item" or "\n" in body or len(body.split()) > HEADING_MAX_WORDS or _NO_HEADING_END.search(body)
                 or _CREDITS.search(body) or _CODE_LINE.match(body)):
@@ -119,6 +120,67 @@ def headings(text: str) -> list[tuple[int, int]]:
         marker = _MARKER.match(text, b.start, b.end)
         out.append((marker.end() if marker else b.start, b.end))
     return out
+
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")  # blocks never span one: a scan may start after it
+HEADING_SCAN = 2_000  # characters first looked back for a heading (doubled until one is found)
+
+
+class HeadingIndex:
+    """The headings of one text, worked out only around the places asked about: a region that
+    starts after a blank line has the same blocks as a scan of the whole text, so regions grow
+    from there as needed (an answer touches a few passages of a long page, not all of it)."""
+
+    def __init__(self, text: str, known: tuple[tuple[int, int], ...] | None = None) -> None:
+        self.text = text
+        self.lo = self.hi = 0  # headings are known for text[lo:hi]; lo and hi are block boundaries
+        self.spans: list[tuple[int, int]] = []
+        if known is not None:  # all of them, as found at ingest
+            self.hi, self.spans = len(text) + 1, list(known)
+
+    def before(self, pos: int) -> tuple[int, int] | None:
+        """The last heading ending at or before `pos` (None when there is none)."""
+        reach = HEADING_SCAN
+        while True:
+            self._cover(max(0, pos - reach), pos)
+            i = bisect.bisect_right(self.spans, pos, key=lambda s: s[1]) - 1
+            if i >= 0 or self.lo == 0:
+                return self.spans[i] if i >= 0 else None
+            reach *= 2
+
+    def ends_at(self, pos: int) -> bool:
+        """True when a heading ends exactly at `pos`."""
+        self._cover(pos, pos)
+        i = bisect.bisect_left(self.spans, pos, key=lambda s: s[1])
+        return i < len(self.spans) and self.spans[i][1] == pos
+
+    def _cover(self, lo: int, hi: int) -> None:
+        if self.lo <= lo and hi < self.hi:
+            return  # known already
+        lo, hi = self._boundary_before(lo), self._boundary_after(hi)
+        if self.hi == 0:  # nothing known yet
+            self.lo, self.hi, self.spans = lo, hi, headings(self.text, lo, hi)
+            return
+        if lo < self.lo:
+            self.spans = headings(self.text, lo, self.lo) + self.spans
+            self.lo = lo
+        if hi > self.hi:
+            self.spans += headings(self.text, self.hi, hi)
+            self.hi = hi
+
+    def _boundary_before(self, pos: int) -> int:
+        while pos > 0:
+            last = 0
+            for m in _BLANK_LINE.finditer(self.text, max(0, pos - HEADING_SCAN), pos):
+                last = m.end()
+            if last:
+                return last
+            pos -= HEADING_SCAN
+        return 0
+
+    def _boundary_after(self, pos: int) -> int:
+        m = _BLANK_LINE.search(self.text, pos)
+        return m.end() if m else len(self.text)
 
 
 def continues(text: str, end: int, start: int) -> bool:

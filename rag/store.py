@@ -305,6 +305,8 @@ class Store:
                 texts_ids.append(key)
                 texts.append(p.doc.text)
                 texts_meta.append({"doc_id": p.doc.doc_id, "vkey": key, **_doc_meta(p.doc)})
+                if p.doc.headings is not None:
+                    texts_meta[-1]["headings"] = encode_spans(p.doc.headings)
                 for c in p.chunks:
                     c_ids.append(span_id(key, c.start, c.end))
                     c_vecs.append(c.vector)
@@ -413,7 +415,9 @@ def _document(text: str, meta: dict | None) -> Document:
     meta.pop("vkey", None)
     title = str(meta.pop("title", doc_id))
     source = str(meta.pop("source", ""))
-    return Document(doc_id=doc_id, title=title, text=text, source=source, metadata={k: str(v) for k, v in meta.items()})
+    heads = decode_spans(meta.pop("headings")) if "headings" in meta else None  # rows written before: None
+    return Document(doc_id=doc_id, title=title, text=text, source=source,
+                    metadata={k: str(v) for k, v in meta.items()}, headings=heads)
 
 
 def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:

@@ -15,6 +15,8 @@ class Document:
     text: str
     source: str = ""
     metadata: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # (start, end) of its heading-like blocks, worked out at ingest (None: not known, work them out)
+    headings: tuple[tuple[int, int], ...] | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,7 @@ class ExtractiveAnswerer:
 # A label and its value ("Editor: Raymond Hettinger") or a table row's first cell ("ERROR | 40").
 _LABEL = re.compile(r"\A\s*([^:|\n]{1,40}?)(?::\s+|\s+\|\s+)\S")
 _CODE_CHARS = frozenset("()[]{}=<>_;'\"#@")
+_NOT_CODE = str.maketrans(dict.fromkeys(_CODE_CHARS))  # deletes them: what is left is not code
 CODE_CHAR_SHARE = 0.08  # prose has about 1-2% of these characters; code has 10% and more
 
 
@@ -243,7 +244,8 @@ _INDENTED_LINE = re.compile(r"\n[ \t]+\S")  # prose never indents its second lin
 
 
 def _code_like(text: str) -> bool:
-    return bool(_INDENTED_LINE.search(text)) or sum(c in _CODE_CHARS for c in text) > CODE_CHAR_SHARE * max(len(text), 1)
+    code_chars = len(text) - len(text.translate(_NOT_CODE))
+    return bool(_INDENTED_LINE.search(text)) or code_chars > CODE_CHAR_SHARE * max(len(text), 1)
 
 
 def compose(

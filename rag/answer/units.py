@@ -7,12 +7,11 @@ parts are, so its vector is built from the sentences' stored vectors."""
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 from dataclasses import dataclass
 
-from ..sentences import continues, headings, sentence_spans, stem, terms
+from ..sentences import HeadingIndex, continues, sentence_spans, stem, terms
 from ..types import Document
 from .base import Evidence
 
@@ -102,9 +101,8 @@ def under_headings(units: list[Unit], evidence: Evidence, noun: str) -> list[Uni
 
 def heading_of(doc: Document, start: int) -> tuple[tuple[int, int], frozenset[str]] | None:
     """The heading the text at `start` stands under, with its terms (None before the first)."""
-    ends, spans, heads = _headings(doc.text)
-    i = bisect.bisect_right(ends, start) - 1
-    return (spans[i], heads[i]) if i >= 0 else None
+    span = _headings(doc).before(start)
+    return (span, _text_terms(doc.text[span[0] : span[1]])) if span else None
 
 
 def section_terms(doc: Document, start: int) -> frozenset[str]:
@@ -114,9 +112,7 @@ def section_terms(doc: Document, start: int) -> frozenset[str]:
 
 
 def is_heading(doc: Document, unit: Unit) -> bool:
-    ends = _headings(doc.text)[0]
-    i = bisect.bisect_left(ends, unit.end)
-    return i < len(ends) and ends[i] == unit.end
+    return _headings(doc).ends_at(unit.end)
 
 
 def unit_terms(unit: Unit) -> frozenset[str]:
@@ -129,8 +125,7 @@ def _text_terms(text: str) -> frozenset[str]:
     return frozenset(terms(text))
 
 
-@functools.lru_cache(maxsize=64)  # whole article texts: a few dozen at a time is plenty
-def _headings(text: str) -> tuple[list[int], list[tuple[int, int]], list[frozenset[str]]]:
-    """A text's headings: their ends (sorted), spans and terms, worked out once per text."""
-    spans = headings(text)
-    return [e for _, e in spans], spans, [frozenset(terms(text[s:e])) for s, e in spans]
+@functools.lru_cache(maxsize=128)  # whole articles: a few dozen at a time is plenty
+def _headings(doc: Document) -> HeadingIndex:
+    """A document's headings: those found at ingest, or worked out around the passages asked about."""
+    return HeadingIndex(doc.text, doc.headings)
