@@ -35,20 +35,61 @@ def load_or_build(
     load: Callable[[Path], T],
 ) -> T:
     """The `kind` index for this generation: loaded if saved, else built and saved."""
-    base = _folder(settings, store_name, kind)
-    path = base / hashlib.sha256(generation.encode()).hexdigest()[:16]
+    path = _path(settings, store_name, kind, generation)
+    saved = _load(path, kind, load)
+    if saved is not None:
+        return saved[0]
+    value = build()
+    _publish(path, lambda folder: save(value, folder))
+    return value
+
+
+def load_or_write(
+    settings: Settings,
+    store_name: str,
+    kind: str,
+    generation: str,
+    write: Callable[[Path], None],
+    load: Callable[[Path], T],
+) -> T | None:
+    """The same for an index too big to build in memory: `write` fills a folder as it goes, and
+    the saved folder is loaded (None when it could not be written)."""
+    path = _path(settings, store_name, kind, generation)
+    saved = _load(path, kind, load)
+    if saved is not None:
+        return saved[0]
+    _publish(path, write)
+    saved = _load(path, kind, load)
+    return saved[0] if saved is not None else None
+
+
+def _path(settings: Settings, store_name: str, kind: str, generation: str) -> Path:
+    return _folder(settings, store_name, kind) / hashlib.sha256(generation.encode()).hexdigest()[:16]
+
+
+def _load(path: Path, kind: str, load: Callable[[Path], T]) -> tuple[T] | None:
     if path.exists():
         try:
-            return load(path)
+            return (load(path),)
         except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
             log.warning("rebuilding %s: the saved copy is unreadable (%s)", kind, exc)
             shutil.rmtree(path, ignore_errors=True)
-    value = build()
+    return None
+
+
+def _publish(path: Path, write: Callable[[Path], None]) -> None:
+    """Fill a temporary folder, then rename it into place (a reader never sees half of one); keep
+    the newest KEEP versions."""
+    base = path.parent
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
-        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        save(value, tmp)
+        try:
+            write(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         try:
             tmp.rename(path)
         except OSError:  # another process saved the same version first
@@ -57,8 +98,8 @@ def load_or_build(
         for old in saved[KEEP:]:
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
-        log.warning("could not save %s under %s: %s", kind, base, exc)
-    return value
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.warning("could not save %s: %s", base, exc)
 
 
 def _mtime(path: Path) -> float:

@@ -12,12 +12,13 @@ from cachetools import LRUCache
 
 from .stats import CorpusStats
 from .config import Settings
-from .derived import load_or_build
+from .derived import load_or_build, load_or_write
 from .errors import StoreError
 from .retrieve import Lexical
 from .chunking import chunk_version_key
 from .store import Store, StoredDocument, manifest_digest
 from .types import Chunk, Document
+from .vectors import SentenceVectors, VectorWriter
 
 MAX_DOCUMENTS = 2000  # document texts kept in memory per generation
 MAX_CHUNK_VECTORS = 20_000  # chunks whose sentence vectors are kept in memory per generation (~30 KB each)
@@ -47,6 +48,7 @@ class Index:
         self._vectors: LRUCache[str, dict[tuple[int, int], Any]] = LRUCache(maxsize=MAX_CHUNK_VECTORS)  # by chunk
         self.stats = CorpusStats()
         self.lexical: Lexical | None = None
+        self.vectors: SentenceVectors | None = None
 
     @classmethod
     def load(cls, settings: Settings, store: Store) -> "Index":
@@ -62,16 +64,30 @@ class Index:
         return index
 
     def _derive(self) -> None:
+        """Statistics, BM25 and the sentence vectors' memory map, from one read of the chunk rows
+        (none at all when another process saved them for these versions)."""
         rows: list[Chunk] | None = None
 
-        def chunks() -> list[Chunk]:
+        def chunks(vectors: VectorWriter | None = None) -> list[Chunk]:
             nonlocal rows
-            if rows is None:
-                rows = self.store.chunk_rows(self.manifest)
+            if rows is None or vectors is not None:
+                rows = self.store.chunk_rows(self.manifest, vectors)
             return rows
+
+        def write_vectors(folder) -> None:
+            writer = VectorWriter(folder)
+            try:
+                chunks(writer)
+            finally:
+                writer.close()
 
         if not self.manifest:
             return
+        try:
+            self.vectors = load_or_write(self.settings, self.store.name, "vectors", self.digest,
+                                         write_vectors, SentenceVectors.load)
+        except StoreError:
+            self.vectors = None  # the answerer reads vectors from the store, row by row
         self.stats = load_or_build(
             self.settings, self.store.name, "stats", self.digest,
             lambda: CorpusStats.from_chunks(chunks()), lambda s, folder: s.save(folder), CorpusStats.load,
@@ -118,9 +134,10 @@ class Index:
         return self.lexical.chunk(chunk_id) if self.lexical is not None else None
 
     def sentence_vectors(self, spans: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
-        """Stored vectors of the pinned versions' sentences, read with the chunk rows that hold
-        them (one read for all, then kept). Any that cannot be read are left out (the answerer
-        embeds those itself), so a busy store slows an answer but never fails it."""
+        """Stored vectors of the pinned versions' sentences: from this generation's memory map, or
+        else read with the chunk rows that hold them (one read for all, then kept). Any that cannot
+        be read are left out (the answerer embeds those itself), so a busy store slows an answer
+        but never fails it."""
         if self.lexical is None:
             return {}
         holder: dict[tuple[str, int, int], str] = {}
@@ -131,6 +148,12 @@ class Index:
                     holder[(d, s, e)] = cid
         with self._lock:
             found = {cid: self._vectors[cid] for cid in set(holder.values()) if cid in self._vectors}
+        if self.vectors is not None:  # the memory map of this generation's vectors
+            for cid in set(holder.values()) - set(found):
+                chunk = self.lexical.chunk(cid)
+                mapped = self.vectors.of(cid, chunk.sentences) if chunk is not None else None
+                if mapped is not None:
+                    found[cid] = mapped
         missing = sorted(set(holder.values()) - set(found))
         if missing:
             try:

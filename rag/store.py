@@ -233,8 +233,10 @@ class Store:
         result = self._guard("read documents", self._cols["texts"].get, ids=list(keys), include=["documents", "metadatas"])
         return {k: _document(t, m) for k, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
 
-    def chunk_rows(self, manifest: Mapping[str, StoredDocument]) -> list[Chunk]:
-        """Every chunk of the pinned versions, read in pages (for statistics and BM25)."""
+    def chunk_rows(self, manifest: Mapping[str, StoredDocument], vectors: Any = None) -> list[Chunk]:
+        """Every chunk of the pinned versions, read in pages (for statistics and BM25). `vectors`,
+        when given, receives each row's sentence vectors as they pass: `vectors.add(id, encoded,
+        sentence count)`."""
         wanted = {d.key for d in manifest.values()}
         out: list[Chunk] = []
         page = 1000  # rows carry their sentence vectors: ~30 MB a page
@@ -246,6 +248,8 @@ class Store:
             for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"]):
                 if meta.get("vkey") in wanted:
                     out.append(_chunk(cid, text, meta))
+                    if vectors is not None:
+                        vectors.add(cid, meta.get("vectors"), len(out[-1].sentences))
             if len(result["ids"]) < page:
                 return out
             offset += page

@@ -77,7 +77,7 @@ def test_derived_indexes_are_reused_by_the_next_process(tmp_path):
     Assistant(settings, embedder=HashEmbedder()).ask("Who is Liu Pengyu?")
     derived = tmp_path / "d" / "derived"
     saved = {p: p.stat().st_mtime_ns for p in derived.glob("*/*")}
-    assert {p.parent.name.split("-")[0] for p in saved} == {"bm25", "stats"}
+    assert {p.parent.name.split("-")[0] for p in saved} == {"bm25", "stats", "vectors"}
     Assistant(settings, embedder=HashEmbedder()).ask("Who is Liu Pengyu?")  # a new process, same store
     assert {p: p.stat().st_mtime_ns for p in derived.glob("*/*")} == saved
 

@@ -138,3 +138,27 @@ def test_sentence_vectors_come_back_with_their_chunk_rows_and_equal_a_fresh_embe
     fresh = HashEmbedder().embed([doc.text[s:e] for _, s, e in spans])
     assert all(np.allclose(vectors[k], v, atol=1e-6) for k, v in zip(spans, fresh))
     assert assistant.store.sentence_vectors(["ferry@gone:0-10"]) == {}  # a replaced version: left out
+
+
+def test_sentence_vectors_are_read_from_the_generations_memory_map_and_a_damaged_one_is_rebuilt(tmp_path):
+    """A reader's sentence vectors come from one memory-mapped file derived with BM25 (no store read
+    per question), equal to the rows the store holds; a truncated file is rebuilt, not trusted."""
+    import numpy as np
+
+    text = "Ferry news\n\n" + " ".join(f"The Kerran ferry made crossing {i} on time." for i in range(60)) + "\n"
+    write(tmp_path / "a" / "ferry.md", text)
+    assistant = make(tmp_path, chunk_size=64, chunk_overlap=16)
+    assistant.ingest([tmp_path / "a"])
+    index = assistant._current()
+    assert index.vectors is not None
+    rows = [c.chunk_id for c in index.lexical.table]
+    stored = assistant.store.sentence_vectors(rows)
+    for cid in rows:
+        mapped = index.vectors.of(cid, index.chunk(cid).sentences)
+        assert mapped.keys() == stored[cid].keys()
+        assert all(np.array_equal(mapped[k], stored[cid][k]) for k in mapped)  # exactly as stored
+    [saved] = list((tmp_path / "data" / "derived").glob("vectors-*/*/vectors.f32"))
+    with open(saved, "r+b") as f:
+        f.truncate(100)
+    again = make(tmp_path, chunk_size=64, chunk_overlap=16)._current()
+    assert again.vectors is not None and saved.stat().st_size == again.vectors.matrix.nbytes > 100

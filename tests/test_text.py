@@ -112,3 +112,39 @@ def test_real_python_docs_lose_no_list_item_or_field_of_the_main_content():
             words = " ".join(el.text_content().replace("¶", "").split())
             if words:
                 assert words in flat, (path.name, words[:80])
+
+
+def test_headings_found_around_a_passage_equal_those_of_the_whole_text():
+    """An answer works out headings only around its passages (from the last blank line before);
+    on real pages, a text with Windows line ends and one with no blank line, every answer equals
+    the whole scan's."""
+    import bisect
+    import random
+
+    from rag.sentences import HeadingIndex, headings
+
+    texts = [read_document(p).text for p in sorted(PYDOCS.glob("*.html"))]
+    texts += ["Title\r\n\r\nSome text.\r\nHeading Two\r\n\r\nBody. More.\r\n\r\n\r\nLast Heading\n\nx.",
+              "No blank line\nA Heading\nA sentence here. " * 400]
+    rng = random.Random(3)
+    for text in texts:
+        full = headings(text)
+        ends = [e for _, e in full]
+        index = HeadingIndex(text)
+        for pos in [rng.randrange(len(text) + 1) for _ in range(60)] + ends[:20]:
+            i = bisect.bisect_right(ends, pos) - 1
+            assert index.before(pos) == (full[i] if i >= 0 else None)
+            assert index.ends_at(pos) == (pos in ends)
+
+
+def test_ingest_stores_each_texts_headings_with_it(tmp_path):
+    from rag import Assistant, Settings
+    from rag.sentences import headings
+
+    from .fakes import HashEmbedder
+
+    assistant = Assistant(Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder())
+    assistant.ingest()
+    for d in assistant.documents():
+        doc = assistant.document(d.doc_id)
+        assert doc.headings == tuple(headings(doc.text))

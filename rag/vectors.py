@@ -1,0 +1,83 @@
+"""The sentence vectors of one store generation in one memory-mapped file, derived from the chunk
+rows like BM25 and saved beside it: an answer reads the few rows it needs from the page cache
+instead of asking the store for whole chunk rows (and their base64) on every question."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+VECTORS_FILE, INDEX_FILE = "vectors.f32", "index.json"
+VECTORS_VERSION = 1  # bump when the file layout changes: saved copies are then rebuilt
+
+
+class VectorWriter:
+    """Appends each chunk row's sentence vectors (float32, exactly as stored) while the rows are
+    read, so the vectors never all sit in memory at once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._out: BinaryIO = open(folder / VECTORS_FILE, "wb")  # noqa: SIM115 - closed by close()
+        self.ids: list[str] = []
+        self.starts: list[int] = []
+        self.rows = 0
+        self.dim = 0
+
+    def add(self, chunk_id: str, encoded: object, sentences: int) -> None:
+        """One chunk row's `vectors` metadata (base64 float32) for its `sentences` sentences; rows
+        without readable vectors are left out (the answerer embeds those sentences itself)."""
+        if not encoded or sentences <= 0:
+            return
+        data = base64.b64decode(str(encoded))
+        if len(data) % (4 * sentences):
+            return
+        dim = len(data) // (4 * sentences)
+        if self.dim and dim != self.dim:
+            return
+        self.dim = dim
+        self._out.write(data)
+        self.ids.append(chunk_id)
+        self.starts.append(self.rows)
+        self.rows += sentences
+
+    def close(self) -> None:
+        self._out.close()
+        index = {"version": VECTORS_VERSION, "dim": self.dim, "rows": self.rows, "ids": self.ids, "starts": self.starts}
+        (self.folder / INDEX_FILE).write_text(json.dumps(index), encoding="utf-8")
+
+
+class SentenceVectors:
+    """Read side: a chunk's sentence vectors by chunk id, as rows of the memory map."""
+
+    def __init__(self, matrix: np.ndarray, starts: dict[str, int]) -> None:
+        self.matrix, self._starts = matrix, starts
+
+    @classmethod
+    def load(cls, folder: Path) -> "SentenceVectors":
+        index = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
+        if index.get("version") != VECTORS_VERSION:
+            raise ValueError(f"saved vectors are version {index.get('version')}, not {VECTORS_VERSION}")
+        rows, dim = int(index["rows"]), int(index["dim"])
+        path = folder / VECTORS_FILE
+        if rows == 0 or dim == 0:
+            matrix: Any = np.zeros((0, dim), dtype="<f4")
+        else:
+            if path.stat().st_size != rows * dim * 4:
+                raise ValueError(f"{path} holds {path.stat().st_size} bytes, not {rows} x {dim} float32")
+            matrix = np.memmap(path, dtype="<f4", mode="r", shape=(rows, dim))
+        return cls(matrix, dict(zip(index["ids"], index["starts"])))
+
+    def of(self, chunk_id: str, spans: tuple[tuple[int, int], ...]) -> dict[tuple[int, int], np.ndarray] | None:
+        """The vectors of a chunk's sentences by offsets (None when the chunk has none saved)."""
+        start = self._starts.get(chunk_id)
+        if start is None:
+            return None
+        rows = np.array(self.matrix[start : start + len(spans)])  # a copy: the file may be pruned later
+        return dict(zip(spans, rows))
+
+
+__all__ = ["SentenceVectors", "VectorWriter"]
