@@ -34,6 +34,7 @@ class MiniLMEmbedder(BatchingEmbedder):
         self._tokenizer: Any = None
         self._model: Any = None  # the sentence-transformers fallback
         self._lock = threading.Lock()
+        self._planned: dict[str, Any] = {}  # tokens of the texts `plan` batched last
 
     # --- loading --------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -91,15 +92,24 @@ class MiniLMEmbedder(BatchingEmbedder):
             self._load()
         if self._model is not None:
             return self._model.embed(texts)
-        return super().embed(texts)
+        try:
+            return super().embed(texts)
+        finally:
+            self._planned = {}
 
     def plan(self, texts: list[str]) -> list[list[int]]:
-        """Batches of similar token length (so little is padding), of about TOKEN_BUDGET tokens."""
-        lengths = [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=True)]
-        return token_batches(lengths, self.batch_size)
+        """Batches of similar token length (so little is padding), of about TOKEN_BUDGET tokens.
+        The texts' tokens are kept for `embed_batch` (each text is tokenised once)."""
+        encoded = self._tokenizer.encode_batch(texts, add_special_tokens=True)
+        self._planned = dict(zip(texts, encoded))
+        return token_batches([len(e.ids) for e in encoded], self.batch_size)
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
-        encoded = self._tokenizer.encode_batch(texts)
+        planned = self._planned
+        if all(t in planned for t in texts):
+            encoded = [planned[t] for t in texts]
+        else:
+            encoded = self._tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encoded)
         ids = np.zeros((len(encoded), width), dtype=np.int64)
         mask = np.zeros((len(encoded), width), dtype=np.int64)
