@@ -1,26 +1,62 @@
-"""The local model's ONNX export: a damaged file is exported again rather than silently replaced
-by the slow path on every run."""
+"""The local model: its ONNX export and the int8 graph built from it. A damaged file is made
+again rather than silently replaced by the slow path on every run, and the int8 vectors stay
+within cosine MIN_COSINE of the full model's on real text."""
 
 from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
+from rag.config import BUNDLED_CORPUS
+from rag.corpus import read_document
 from rag.embed import MiniLMEmbedder
+from rag.embed.quantise import MIN_COSINE
+from rag.sentences import sentence_spans
+
+from .test_text import PYDOCS
+
+
+def _sentences() -> list[str]:
+    paths = sorted(BUNDLED_CORPUS.glob("*")) + sorted(PYDOCS.glob("*.html"))
+    out = []
+    for path in paths:
+        doc = read_document(path)
+        out += [doc.text[s:e] for s, e in sentence_spans(doc.text)]
+    return list(dict.fromkeys(out))
 
 
 @pytest.mark.slow
-def test_a_truncated_onnx_export_is_exported_again(minilm, tmp_path):
-    reference = minilm.embed(["The harbour reopened on Monday."])[0]
-    exported = next(minilm.cache_dir.glob("*.onnx"))
+def test_int8_vectors_stay_within_the_bar_of_the_full_models_on_real_text(minilm, model_cache):
+    """Every sentence of the bundled news and the docs eval pages (short code lines included)."""
+    texts = _sentences()
+    assert len(texts) > 2000
+    full = MiniLMEmbedder(cache_dir=model_cache, precision="fp32")
+    assert (minilm.name, full.name) == ("all-MiniLM-L6-v2-int8", "all-MiniLM-L6-v2")  # never one collection
+    cosines = (minilm.embed(texts) * full.embed(texts)).sum(1)
+    assert cosines.min() >= MIN_COSINE, texts[int(np.argmin(cosines))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_a_truncated_model_file_is_made_again(minilm, tmp_path, precision):
+    text = "The harbour reopened on Monday."
+    reference = MiniLMEmbedder(cache_dir=minilm.cache_dir, precision=precision).embed([text])[0]
     cache = tmp_path / "models"
-    cache.mkdir()
-    shutil.copy(exported, cache / exported.name)
-    with open(cache / exported.name, "r+b") as f:
-        f.truncate(exported.stat().st_size // 3)
-    fresh = MiniLMEmbedder(cache_dir=cache)
-    vector = fresh.embed(["The harbour reopened on Monday."])[0]
+    shutil.copytree(minilm.cache_dir, cache)
+    files = sorted(cache.glob("*.onnx"), key=lambda p: "int8" in p.name)  # the export, then the int8 graph
+    damaged = files[-1] if precision == "int8" else files[0]
+    size = damaged.stat().st_size
+    with open(damaged, "r+b") as f:
+        f.truncate(size // 3)
+    fresh = MiniLMEmbedder(cache_dir=cache, precision=precision)
+    vector = fresh.embed([text])[0]
     assert fresh._model is None  # the fast path, not the sentence-transformers fallback
-    assert (cache / exported.name).stat().st_size == exported.stat().st_size
-    assert max(abs(a - b) for a, b in zip(vector, reference)) < 1e-5
+    assert damaged.stat().st_size == size
+    assert np.abs(vector - reference).max() < 1e-5
+
+
+def test_the_precision_is_checked():
+    with pytest.raises(ValueError, match="int8 or fp32"):
+        MiniLMEmbedder(precision="fp16")

@@ -13,7 +13,8 @@ def build_embedder(settings: Settings) -> Embedder:
     """The one place that turns `settings.embed_model` into a provider."""
     kind, _, model = settings.embed_model.partition(":")
     if kind == "local" and model in ("all-MiniLM-L6-v2", ""):
-        return MiniLMEmbedder(batch_size=settings.embed_batch_size, cache_dir=settings.model_cache_dir)
+        return MiniLMEmbedder(batch_size=settings.embed_batch_size, cache_dir=settings.model_cache_dir,
+                              precision=settings.embed_precision)
     if kind == "openai" and model:
         if not settings.llm_configured:
             raise ConfigError("RAG_EMBED_MODEL=openai:... needs OPENAI_API_KEY or OPENAI_BASE_URL")
