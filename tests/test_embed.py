@@ -60,3 +60,23 @@ def test_a_truncated_model_file_is_made_again(minilm, tmp_path, precision):
 def test_the_precision_is_checked():
     with pytest.raises(ValueError, match="int8 or fp32"):
         MiniLMEmbedder(precision="fp16")
+
+
+@pytest.mark.slow
+def test_an_int8_graph_outside_the_bar_is_refused_once_and_the_full_model_used(minilm, tmp_path, monkeypatch):
+    """As on a runtime whose int8 sums saturate: the check refuses the graph, remembers it, and the
+    full model (whose vectors meet the bar by definition) runs instead."""
+    import rag.embed.onnx as onnx_module
+
+    text = "The harbour reopened on Monday."
+    cache = tmp_path / "models"
+    cache.mkdir()
+    export = next(p for p in minilm.cache_dir.glob("*.onnx") if "int8" not in p.name)
+    shutil.copy(export, cache / export.name)
+    monkeypatch.setattr(onnx_module, "MIN_COSINE", 1.01)  # a bar no quantised graph clears
+    vector = MiniLMEmbedder(cache_dir=cache).embed([text])[0]
+    full = MiniLMEmbedder(cache_dir=minilm.cache_dir, precision="fp32").embed([text])[0]
+    assert np.abs(vector - full).max() < 1e-5
+    assert list(cache.glob("*.refused")) and not list(cache.glob("*int8*.onnx"))
+    monkeypatch.setattr(onnx_module, "quantise", None)  # a later process does not try again
+    assert np.abs(MiniLMEmbedder(cache_dir=cache).embed([text])[0] - full).max() < 1e-5

