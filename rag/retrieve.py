@@ -43,14 +43,12 @@ def chunk_node(chunk: Chunk, text: str) -> TextNode:
 
 def _hit(chunk: Chunk, text: str, score: float) -> NodeWithScore:
     """A retrieval hit as fusion wants it. Dense and lexical hits are built here alike, so fusion
-    recognises the same chunk from both sides (it compares node hashes). Built without pydantic's
-    validation (our own fields, of known types: ~160 validations a question otherwise) and without
-    the sentences' offsets, which the retriever keeps beside them."""
-    node = TextNode.model_construct(
-        id_=chunk.chunk_id, text=text, **_node_fields(chunk, None),
-        relationships={NodeRelationship.SOURCE: RelatedNodeInfo.model_construct(node_id=chunk.doc_id)},
-    )
-    return NodeWithScore.model_construct(node=node, score=score)
+    recognises the same chunk from both sides (it compares node hashes); without the sentences'
+    offsets, which the retriever keeps beside them. (pydantic's validated constructors are faster
+    here than model_construct, which works out every default: 7.7 against 8.3 ms a warm ask.)"""
+    node = TextNode(id_=chunk.chunk_id, text=text, **_node_fields(chunk, None))
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.doc_id)
+    return NodeWithScore(node=node, score=score)
 
 
 def _node_fields(chunk: Chunk, sentences: str | None) -> dict[str, Any]:
@@ -166,7 +164,7 @@ class _Side:
         self._hits = hits
 
     def retrieve(self, query: Any) -> list[NodeWithScore]:
-        return [NodeWithScore.model_construct(node=h.node, score=h.score) for h in self._hits]
+        return [NodeWithScore(node=h.node, score=h.score) for h in self._hits]
 
 
 class HybridRetriever:
