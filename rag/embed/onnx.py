@@ -74,46 +74,46 @@ class MiniLMEmbedder(BatchingEmbedder):
         import onnxruntime
         from tokenizers import Tokenizer
 
-        path = self.cache_dir / f"all-MiniLM-L6-v2-{version}.onnx"
-        if not path.exists():
-            log.info("preparing the embedding model for fast use (once, into %s)", path.parent)
-            export_onnx(model_dir, path)
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
         tokenizer.no_padding()  # a batch is padded to its own longest text
         options = self._options()
-        if self.precision == "int8":  # built and checked once per machine and runtime version
-            full = path
-            path = self.cache_dir / f"all-MiniLM-L6-v2-{version}-{RECIPE}-ort{onnxruntime.__version__}.onnx"
-            refused = path.with_suffix(".refused")  # this runtime computes it outside the bar: never again
-            if refused.exists():
-                path = full
-            elif not path.exists():
-                try:
-                    try:
-                        _build_int8(full, path, model_dir / "tokenizer.json", tokenizer, options)
-                    except BelowBar:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - perhaps a damaged export: export it again, once
-                        log.warning("could not build the int8 model from %s (%s); exporting it again", full, exc)
-                        full.unlink(missing_ok=True)
-                        export_onnx(model_dir, full)
-                        _build_int8(full, path, model_dir / "tokenizer.json", tokenizer, options)
-                except BelowBar as exc:  # e.g. a CPU without 8-bit dot products, whose int8 sums saturate
-                    log.warning("%s; using the full model (vectors within the same bar, at full cost)", exc)
-                    refused.write_text(str(exc), encoding="utf-8")
-                    path = full
         try:
+            path = self._prepare(model_dir, version, tokenizer, options)
             self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - a truncated or damaged file: export it again, once
-            log.warning("the exported model %s is unreadable (%s); exporting it again", path, exc)
-            path.unlink(missing_ok=True)
-            if self.precision == "int8":
-                _build_int8(full, path, model_dir / "tokenizer.json", tokenizer, options)
-            else:
-                export_onnx(model_dir, path)
+        except Exception as exc:  # noqa: BLE001 - a truncated or damaged file: make the files again, once
+            log.warning("the prepared embedding model is unreadable (%s); preparing it again", exc)
+            for made in self._files(version):
+                made.unlink(missing_ok=True)
+            path = self._prepare(model_dir, version, tokenizer, options)
             self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._tokenizer = tokenizer
+
+    def _files(self, version: str) -> tuple[Path, Path]:
+        """The fp32 export and the int8 graph built from it (per ONNX Runtime version: each build
+        is checked on the runtime that will run it)."""
+        import onnxruntime
+
+        full = self.cache_dir / f"all-MiniLM-L6-v2-{version}.onnx"
+        return full, self.cache_dir / f"all-MiniLM-L6-v2-{version}-{RECIPE}-ort{onnxruntime.__version__}.onnx"
+
+    def _prepare(self, model_dir: Path, version: str, tokenizer: Any, options: Any) -> Path:
+        """The model file to run, exported and built as needed (once per machine)."""
+        full, int8 = self._files(version)
+        if not full.exists():
+            log.info("preparing the embedding model for fast use (once, into %s)", full.parent)
+            export_onnx(model_dir, full)
+        refused = int8.with_suffix(".refused")  # this runtime computes it outside the bar: never again
+        if self.precision == "fp32" or refused.exists():
+            return full
+        if not int8.exists():
+            try:
+                _build_int8(full, int8, model_dir / "tokenizer.json", tokenizer, options)
+            except BelowBar as exc:  # e.g. a CPU without 8-bit dot products, whose int8 sums saturate
+                log.warning("%s; using the full model (vectors within the same bar, at full cost)", exc)
+                refused.write_text(str(exc), encoding="utf-8")
+                return full
+        return int8
 
     @staticmethod
     def _options() -> Any:
