@@ -4,12 +4,13 @@ instead of asking the store for whole chunk rows (and their base64) on every que
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from .chunking import decode_vectors
 
 VECTORS_FILE, INDEX_FILE = "vectors.f32", "index.json"
 VECTORS_VERSION = 1  # bump when the file layout changes: saved copies are then rebuilt
@@ -30,16 +31,11 @@ class VectorWriter:
     def add(self, chunk_id: str, encoded: object, sentences: int) -> None:
         """One chunk row's `vectors` metadata (base64 float32) for its `sentences` sentences; rows
         without readable vectors are left out (the answerer embeds those sentences itself)."""
-        if not encoded or sentences <= 0:
+        matrix = decode_vectors(encoded, sentences)
+        if matrix is None or (self.dim and matrix.shape[1] != self.dim):
             return
-        data = base64.b64decode(str(encoded))
-        if len(data) % (4 * sentences):
-            return
-        dim = len(data) // (4 * sentences)
-        if self.dim and dim != self.dim:
-            return
-        self.dim = dim
-        self._out.write(data)
+        self.dim = matrix.shape[1]
+        self._out.write(matrix.tobytes())
         self.ids.append(chunk_id)
         self.starts.append(self.rows)
         self.rows += sentences
