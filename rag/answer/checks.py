@@ -46,7 +46,7 @@ def states(predicate: str, doc: Document, unit: Unit) -> bool:
                               for t in want)
 
 
-def unmentioned(question: str, doc: Document, unit: Unit | None = None) -> list[str]:
+def unmentioned(question: str, doc: Document, unit: Unit) -> list[str]:
     """What the question asks about the belongings of ("Rust's standard library") that this
     article never mentions, or compares with ("... faster than Java?") that this sentence (or the
     article's title) never mentions, in any known form: it cannot answer. (Other names are not
@@ -56,7 +56,7 @@ def unmentioned(question: str, doc: Document, unit: Unit | None = None) -> list[
     if not owners and not compared:
         return []
     known = _folded(doc.title, doc.text)
-    near = " " + " ".join(words(doc.title + " " + (unit.text if unit else doc.text))) + " "
+    near = " " + " ".join(words(doc.title + " " + unit.text)) + " "
 
     def absent(name: str, where: str) -> bool:
         return not any(f" {' '.join(words(f))} " in where for f in variants(name))
