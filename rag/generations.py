@@ -156,6 +156,7 @@ class Generations:
             return generation
         roots = [str(p) for p in recorded_roots(self.settings)] or [str(self.settings.corpus_dir)]
         raise StoreError(
-            f"the store at {self.store.location} holds no articles (it was emptied or deleted, or written "
-            f"by an older version of rag). Ingest them again: rag ingest {' '.join(roots)}"
+            f"the store at {self.store.location} holds no articles embedded by {self.store.model_name} (it was "
+            f"emptied or deleted, written by an older version of rag, or with another RAG_EMBED_MODEL or "
+            f"RAG_EMBED_PRECISION). Ingest them again: rag ingest {' '.join(roots)}"
         )
