@@ -29,6 +29,7 @@ class BatchingEmbedder(ABC):
 
     name: str = ""
     batch_size: int = 64
+    workers: int = 1  # batches run at once, each on its own thread (a provider whose runs release the GIL)
 
     @abstractmethod
     def embed_batch(self, texts: list[str]) -> np.ndarray | list[list[float]]:
@@ -46,9 +47,20 @@ class BatchingEmbedder(ABC):
         first: dict[str, int] = {}
         where = [first.setdefault(t, len(first)) for t in texts]
         unique = list(first)
+        batches = self.plan(unique)
+
+        def run(idx: list[int]) -> tuple[list[int], np.ndarray]:
+            return idx, np.asarray(self.embed_batch([unique[i] for i in idx]), dtype=np.float32)
+
         out: np.ndarray | None = None
-        for idx in self.plan(unique):
-            rows = np.asarray(self.embed_batch([unique[i] for i in idx]), dtype=np.float32)
+        if self.workers > 1 and len(batches) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(self.workers, len(batches)), thread_name_prefix="embed") as pool:
+                done = list(pool.map(run, batches))
+        else:
+            done = map(run, batches)
+        for idx, rows in done:
             if out is None:
                 out = np.empty((len(unique), rows.shape[1]), dtype=np.float32)
             out[idx] = rows
