@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from .allocator import bound_arenas
 from .answer.base import Answerer, Evidence, Question
 from .answer.extractive import ExtractiveAnswerer
 from .citations import is_exact
@@ -42,6 +43,7 @@ class Assistant:
         embedder: Embedder | None = None,
         answerer: Answerer | None = None,
     ) -> None:
+        bound_arenas()  # before any thread of ours starts: memory stays flat while embedding on several
         self.settings = settings or Settings()
         self._raw_embedder: Embedder = embedder or build_embedder(self.settings)
         self.embedder: Embedder = CachingEmbedder(self._raw_embedder)
