@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +25,24 @@ WRAP_MIN_FILL = 0.6  # a line that fills less of the width than this ends its pa
 MAX_SENTENCE_CHARS = 1000  # a longer "sentence" (code, a table) is cut at its line breaks
 
 
+def _import_nltk() -> None:
+    """NLTK's package import loads SciPy's statistics (0.55 s of its 1.1 s) for collocation
+    measures that Punkt never uses; NLTK falls back when they cannot be imported. An ingest cannot
+    start embedding before its first sentences are split, so this is on its critical path."""
+    blocked = "scipy.stats" not in sys.modules
+    if blocked:
+        sys.modules["scipy.stats"] = None  # type: ignore[assignment]  # import fails fast: NLTK's fallback
+    try:
+        import nltk  # noqa: F401
+    finally:
+        if blocked and sys.modules.get("scipy.stats", 0) is None:
+            del sys.modules["scipy.stats"]  # anyone else still imports the real one
+
+
 @functools.cache
 def _punkt():
+    if "nltk" not in sys.modules:
+        _import_nltk()
     import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 
@@ -109,10 +126,12 @@ _CREDITS = re.compile(r"\bby\s+[A-Z]")  # "PEP 553 – ...: PEP written and impl
 _NO_HEADING_END = re.compile(r"[.!?:;,][\"”’')\]]*\s*$")
 
 
-def headings(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of every heading-like block of text[start:end], in order."""
+def headings(text: str, start: int = 0, end: int | None = None, given: list[Block] | None = None
+             ) -> list[tuple[int, int]]:
+    """(start, end) of every heading-like block of text[start:end], in order (`given`: its blocks,
+    when the caller has them already)."""
     out = []
-    for b in blocks(text, start, end):
+    for b in blocks(text, start, end) if given is None else given:
         body = text[b.start : b.end]
         if (b.kind == "item" or "\n" in body or len(body.split()) > HEADING_MAX_WORDS or _NO_HEADING_END.search(body)
                 or _CREDITS.search(body) or _CODE_LINE.match(body)):
@@ -208,11 +227,13 @@ def block_at(text: str, pos: int) -> Block:
     return Block(pos, pos, "paragraph")
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+def sentence_spans(text: str, start: int = 0, end: int | None = None, given: list[Block] | None = None
+                   ) -> list[tuple[int, int]]:
     """(start, end) of each sentence in text[start:end]. A sentence never crosses a block
-    boundary, but does cross a hard line wrap; list and heading markers are not part of it."""
+    boundary, but does cross a hard line wrap; list and heading markers are not part of it
+    (`given`: the blocks of text[start:end], when the caller has them already)."""
     spans: list[tuple[int, int]] = []
-    for block in blocks(text, start, end):
+    for block in blocks(text, start, end) if given is None else given:
         s0 = block.start
         marker = _MARKER.match(text, s0, block.end)
         if marker:
@@ -283,6 +304,7 @@ def words(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 17)  # a corpus has far fewer distinct words than words: 3x faster
 def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
@@ -295,8 +317,13 @@ AGENT_NOUN_MIN = 6  # "editor" -> "edit", "creator" -> "creat"; shorter ones ("e
 def terms(text: str) -> list[str]:
     """Stemmed content words: what lexical overlap counts. Agent nouns fold onto their verb
     ("editor" / "edited", "creator" / "created"), which a stemmer leaves apart."""
+    return terms_of(words(text))
+
+
+def terms_of(ws: list[str]) -> list[str]:
+    """`terms` of a text whose `words` are already known."""
     out = []
-    for w in words(text):
+    for w in ws:
         if w in STOPWORDS:
             continue
         s = SAME_TERM.get(w) or stem(w)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .names import acronyms_in, variants
-from .sentences import terms, words
+from .sentences import terms_of, words
 from .types import Chunk
 
 STATS_VERSION = 7  # bump when CorpusStats gains or changes a field: saved copies are then rebuilt
@@ -50,7 +50,7 @@ class CorpusStats:
                 sentence = chunk.text[a - chunk.start : b - chunk.start]
                 ws = words(sentence)
                 vocab.update(ws)
-                df.update(set(terms(sentence)))
+                df.update(set(terms_of(ws)))
                 numbered.update(number_pairs(ws))
                 acronyms.update(acronyms_in(sentence))
                 capitals.update(w.lower() for w in _CAPITALS.findall(sentence))
