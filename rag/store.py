@@ -245,11 +245,20 @@ class Store:
             result = self._guard(
                 "read chunks", self._cols["chunks"].get, include=["documents", "metadatas"], limit=page, offset=offset
             )
-            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"]):
-                if meta.get("vkey") in wanted:
-                    out.append(_chunk(cid, text, meta))
-                    if vectors is not None:
-                        vectors.add(cid, meta.get("vectors"), len(out[-1].sentences))
+            rows = [(cid, text, meta) for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
+                    if meta.get("vkey") in wanted]
+            # rows written since 2026-11 carry no text of their own: it is cut from their version's text
+            versions = self.texts(sorted({m["vkey"] for _, t, m in rows if t is None}))
+            for cid, text, meta in rows:
+                if text is None:
+                    version = versions.get(meta["vkey"])
+                    if version is None:
+                        raise StoreError(f"the store holds chunks of {meta['vkey']} but not its text; "
+                                         "run `rag ingest --rebuild` to write it again")
+                    text = version.text[int(meta["start"]) : int(meta["end"])]
+                out.append(_chunk(cid, text, meta))
+                if vectors is not None:
+                    vectors.add(cid, meta.get("vectors"), len(out[-1].sentences))
             if len(result["ids"]) < page:
                 return out
             offset += page
@@ -303,7 +312,7 @@ class Store:
                 raise StoreError(f"{p.doc.doc_id} has no chunks to store")
         with self._lock:
             texts_ids, texts, texts_meta = [], [], []
-            c_ids, c_vecs, c_docs, c_meta = [], [], [], []
+            c_ids, c_vecs, c_meta = [], [], []
             for p in docs:
                 key = version_key(p.doc.doc_id, p.fingerprint)
                 texts_ids.append(key)
@@ -314,12 +323,13 @@ class Store:
                 for c in p.chunks:
                     c_ids.append(span_id(key, c.start, c.end))
                     c_vecs.append(c.vector)
-                    c_docs.append(p.doc.text[c.start : c.end])
                     c_meta.append({"doc_id": p.doc.doc_id, "vkey": key, "title": p.doc.title,
                                    "start": c.start, "end": c.end, "sentences": encode_spans(c.sentences),
                                    "vectors": encode_vectors(c.sentence_vectors)})
             self._upsert("texts", texts_ids, [[1.0]] * len(texts_ids), texts_meta, texts)
-            self._upsert("chunks", c_ids, np.asarray(c_vecs, dtype=np.float32), c_meta, c_docs, batch=_CHUNK_BATCH)
+            # No chunk text: its version's text row has it (a copy cost 40% of the chunk rows' write,
+            # during which Chroma holds the GIL and the embedding threads wait)
+            self._upsert("chunks", c_ids, np.asarray(c_vecs, dtype=np.float32), c_meta, batch=_CHUNK_BATCH)
             pointers, stale = [], []
             for p in docs:
                 old = stored.get(p.doc.doc_id)

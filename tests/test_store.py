@@ -162,3 +162,26 @@ def test_sentence_vectors_are_read_from_the_generations_memory_map_and_a_damaged
         f.truncate(100)
     again = make(tmp_path, chunk_size=64, chunk_overlap=16)._current()
     assert again.vectors is not None and saved.stat().st_size == again.vectors.matrix.nbytes > 100
+
+
+def test_chunk_rows_are_cut_from_their_versions_text_and_older_rows_with_their_own_text_still_read(tmp_path):
+    """Chunk rows are written without a copy of their text (their version's text row has it): the
+    chunks read back are exactly the document's slices. Rows written with a text of their own (by
+    earlier versions of rag) read the same, and rows whose text row is gone are an error, not
+    empty passages."""
+    text = "Ferry news\n\n" + " ".join(f"The Kerran ferry made crossing {i} on time." for i in range(60)) + "\n"
+    write(tmp_path / "a" / "ferry.md", text)
+    assistant = make(tmp_path, chunk_size=64, chunk_overlap=16)
+    assistant.ingest([tmp_path / "a"])
+    store = assistant.store
+    doc = assistant.document("ferry")
+    chunks = store.chunks()
+    assert len(chunks) > 3 and all(c.text == doc.text[c.start : c.end] for c in chunks)
+    rows = store._cols["chunks"].get(include=["documents", "metadatas", "embeddings"])
+    assert set(rows["documents"]) == {None}
+    old = {"ids": rows["ids"][:2], "embeddings": rows["embeddings"][:2], "metadatas": rows["metadatas"][:2]}
+    store._cols["chunks"].upsert(**old, documents=[doc.text[m["start"] : m["end"]] for m in old["metadatas"]])
+    assert sorted((c.chunk_id, c.text) for c in store.chunks()) == sorted((c.chunk_id, c.text) for c in chunks)
+    store._cols["texts"].delete(ids=[rows["metadatas"][0]["vkey"]])
+    with pytest.raises(StoreError, match="not its text"):
+        store.chunks()
