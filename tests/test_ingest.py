@@ -124,9 +124,11 @@ def test_a_killed_ingest_leaves_whole_documents_and_the_next_one_continues(tmp_p
     folder.mkdir()
     for i in range(120):
         body = " ".join(f"The depot {i} shipped {i * 7 + k} crates of grain on day {k}." for k in range(10))
-        (folder / f"n{i:03}.md").write_text(f"Depot {i}\n\n{body}\n")  # ~50 documents per written group
+        (folder / f"n{i:03}.md").write_text(f"Depot {i}\n\n{body}\n")
+    # 11 sentences a file: the fast fake embedder is always idle, so a group goes every 256 sentences
+    # (24 files); when the 4th is handed over (file 96) the 2nd is written, and the last is not yet
     root = Path(__file__).resolve().parent.parent
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "data"), str(folder), "70"],
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "data"), str(folder), "100"],
                             cwd=root, env={**os.environ, "PYTHONPATH": str(root), "RAG_INGEST_GROUP_SENTENCES": "500"}, capture_output=True, timeout=120)
     assert killed.returncode == -9
     reader = Assistant(Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder())
@@ -140,3 +142,62 @@ def test_a_killed_ingest_leaves_whole_documents_and_the_next_one_continues(tmp_p
     resumed = reader.ingest([folder])
     assert sorted(resumed.unchanged) == sorted(visible) and len(resumed.added) == 120 - len(visible)
     assert len(reader.documents()) == 120
+
+
+def _depots(folder, n=120):
+    folder.mkdir()
+    for i in range(n):
+        body = " ".join(f"The depot {i} shipped {i * 7 + k} crates of grain on day {k}." for k in range(10))
+        (folder / f"n{i:03}.md").write_text(f"Depot {i}\n\n{body}\n")
+    return folder
+
+
+class _FailsOnCall(HashEmbedder):
+    """The embedding endpoint goes down after a few batches (a provider error, as a real one gives)."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.calls, self.after = 0, after
+
+    def embed(self, texts):
+        self.calls += 1
+        if self.calls > self.after:
+            from rag.errors import ProviderError
+
+            raise ProviderError("the embedding endpoint stopped answering")
+        return super().embed(texts)
+
+
+def test_an_embedding_failure_mid_ingest_is_raised_and_the_next_ingest_continues(tmp_path):
+    """Groups are embedded on another thread than the one that parses: a failure there reaches the
+    caller as itself, what was written before it stays whole, and the next ingest does the rest."""
+    from rag.errors import ProviderError
+
+    folder = _depots(tmp_path / "many")
+    settings = Settings(data_dir=tmp_path / "data", ingest_group_sentences=300)
+    with pytest.raises(ProviderError, match="stopped answering"):
+        Assistant(settings, embedder=_FailsOnCall(after=2)).ingest([folder])
+    reader = Assistant(settings, embedder=HashEmbedder())
+    visible = [d.doc_id for d in reader.documents()]
+    assert 0 < len(visible) < 120
+    stored = reader.store.chunks()
+    for doc_id in visible:
+        doc = reader.document(doc_id)
+        assert all(doc.text[c.start : c.end] == c.text for c in stored if c.doc_id == doc_id)
+    resumed = reader.ingest([folder])
+    assert sorted(resumed.unchanged) == sorted(visible) and len(reader.documents()) == 120
+
+
+def test_progress_reaches_the_total_only_once_every_document_is_written(tmp_path):
+    """Parsing runs ahead of embedding and writing; the bar must not say "done" before the store is."""
+    folder = _depots(tmp_path / "many")
+    assistant = Assistant(Settings(data_dir=tmp_path / "data", ingest_group_sentences=300), embedder=HashEmbedder())
+    seen = []
+
+    def progress(done, total, label):
+        seen.append((done, total, len(assistant.store.documents()) if done == total else None))
+
+    report = assistant.ingest([folder], progress=progress)
+    assert len(report.added) == 120
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen) and seen[-1] == (120, 120, 120)
+    assert sum(1 for d, _, _ in seen if d == 120) == 1
