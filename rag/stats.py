@@ -4,6 +4,8 @@ means). Built from the stored chunks at ingest, saved beside BM25, loaded by eve
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 import re
 from collections import Counter
@@ -89,7 +91,15 @@ class CorpusStats:
         if len(word) < 5:
             return False
         stem = word[: max(5, int(len(word) * 0.8))]
-        return any(v.startswith(stem) for v in self.vocabulary)
+        # the first word at or after the stem starts with it if any word does (a scan of the whole
+        # vocabulary grew with the corpus: 12.8 ms per unknown word at 494 pages, 50,040 words)
+        ordered = self._ordered
+        at = bisect.bisect_left(ordered, stem)
+        return at < len(ordered) and ordered[at].startswith(stem)
+
+    @functools.cached_property
+    def _ordered(self) -> list[str]:
+        return sorted(self.vocabulary)
 
     def knows_name(self, token: str) -> bool:
         """True when the corpus mentions this name in any of its known forms: itself, a variant

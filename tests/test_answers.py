@@ -286,3 +286,23 @@ def test_further_quotes_must_be_about_the_numbered_name_asked():
     assert numbers_asked("Who wrote PEP 530?") == {"530"}
     assert numbers_asked("What is new in Python 3.7?") == {"3.7"}
     assert numbers_asked("Who wrote the Logging HOWTO?") == frozenset()
+
+
+def test_a_close_form_of_a_word_is_found_as_a_scan_of_the_vocabulary_would():
+    """`knows` finds "Americans" from "American" by a prefix search of the sorted vocabulary: the
+    same answer as scanning every word, for words before, among and after the vocabulary's."""
+    import random
+
+    from rag.stats import CorpusStats
+
+    vocabulary = ["american", "americas", "budget", "budgetary", "zebra", "zz", "ab", "candid", "candidate", "élan"]
+    stats = CorpusStats(vocabulary=frozenset(vocabulary))
+    rng = random.Random(3)
+    letters = "abcdeélmnrtyz"
+    probes = ["Americans", "budgeting", "candidacy", "aaaaa", "zzzzzz", "élans", "Zebras", "camel"]
+    probes += ["".join(rng.choice(letters) for _ in range(rng.randint(5, 9))) for _ in range(500)]
+    for word in probes:
+        w = word.lower()
+        stem = w[: max(5, int(len(w) * 0.8))]
+        scanned = w in stats.vocabulary or (len(w) >= 5 and any(v.startswith(stem) for v in vocabulary))
+        assert stats.knows(word) == scanned, word
