@@ -6,8 +6,9 @@ state the same fact are shown once, naming every outlet."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -91,21 +92,21 @@ class ExtractiveAnswerer:
             ranked = [(sc, u) for sc, u in ranked if checks.states(asked, evidence.documents[u.doc_id], u)]
             if not ranked:
                 return abstain(self.mode, passages=evidence.passages)
-        mentioned = [(sc, u) for sc, u in ranked
-                     if not checks.unmentioned(question.text, evidence.documents[u.doc_id], u)]
-        if not mentioned:
+        # checked in order, only as far as the quotes chosen reach (not every candidate)
+        mentioned = ((sc, u) for sc, u in ranked
+                     if not checks.unmentioned(question.text, evidence.documents[u.doc_id], u))
+        first = next(mentioned, None)
+        if first is None:
             names = checks.unmentioned(question.text, evidence.documents[ranked[0][1].doc_id], ranked[0][1])
             known = all(evidence.stats.knows_name(n) for n in names)  # elsewhere in the corpus
             message = NOT_NEAR if known else NOT_MENTIONED
             return abstain(self.mode, message.format(names=join_names(names)), evidence.passages)
-        if relevance[id(mentioned[0][1])] < self.min_relevance:
+        if relevance[id(first[1])] < self.min_relevance:
             return abstain(self.mode, passages=evidence.passages)
         numbers = checks.numbers_asked(question.standalone)
         if numbers:  # "Who wrote PEP 530?": a further quote must be about PEP 530 too, not another PEP
-            mentioned = mentioned[:1] + [
-                (sc, u) for sc, u in mentioned[1:] if checks.holds(numbers, evidence.documents[u.doc_id], u)
-            ]
-        chosen = self._choose(mentioned)
+            mentioned = ((sc, u) for sc, u in mentioned if checks.holds(numbers, evidence.documents[u.doc_id], u))
+        chosen = self._choose(itertools.chain([first], mentioned))
         citations = [cite(evidence.documents[u.doc_id], u.start, u.end) for u in chosen]
         lead = chosen[0].focus or (chosen[0].start, chosen[0].end)
         focus = (lead[0] - chosen[0].start, lead[1] - chosen[0].start)
@@ -145,13 +146,15 @@ class ExtractiveAnswerer:
         weights = {t: stats.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
         ranked = []
-        titles = {d: frozenset(terms(evidence.documents[d].title)) for d in {u.doc_id for u in units}}
+        docs = {d: evidence.documents[d] for d in {u.doc_id for u in units}}
+        titles = {d: frozenset(terms(doc.title)) for d, doc in docs.items()}
         for unit, dense in zip(units, dense_scores.tolist()):
             u_terms = unit_terms(unit)
             if not u_terms - q_terms:
                 continue  # it only echoes the question (a heading, a title): it cannot answer it
+            doc = docs[unit.doc_id]
             title = titles[unit.doc_id]
-            section = section_terms(evidence.documents[unit.doc_id], unit.start)
+            section = section_terms(doc, unit.start)
             lexical = sum(
                 wt if t in u_terms
                 else wt * w.section_context_weight if t in section
@@ -170,11 +173,12 @@ class ExtractiveAnswerer:
                 asked = (named & q_terms) - title
                 if asked:
                     score += w.label_bonus * len(asked) / len(named)
-            if unit.text.rstrip().endswith("?"):
+            ending = unit.text.rstrip()[-1:]
+            if ending == "?":
                 score -= w.question_penalty
-            elif unit.text.rstrip().endswith(":"):
+            elif ending == ":":
                 score -= w.lead_in_penalty
-            elif not label and is_heading(evidence.documents[unit.doc_id], unit):
+            elif not label and is_heading(doc, unit):
                 score -= w.heading_penalty
             if _code_like(unit.text):
                 score -= w.code_penalty
@@ -214,10 +218,12 @@ class ExtractiveAnswerer:
             rows.append(normalise(total))
         return np.vstack(rows)
 
-    def _choose(self, ranked: list[tuple[float, Unit]]) -> list[Unit]:
-        best = ranked[0][0]
+    def _choose(self, ranked: Iterable[tuple[float, Unit]]) -> list[Unit]:
+        """Quotes in rank order, while they score near the best (read only as far as needed)."""
+        best: float | None = None
         chosen: list[Unit] = []
         for score, unit in ranked:
+            best = score if best is None else best
             # (a follow-up's mixed score may sit below the threshold its standalone relevance passed)
             floor = max(min(self.min_relevance, best), best * self.scoring.keep_ratio)
             if len(chosen) >= self.max_citations or score < floor:
