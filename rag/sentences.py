@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import bisect
 import functools
+import importlib.abc
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +30,24 @@ MAX_SENTENCE_CHARS = 1000  # a longer "sentence" (code, a table) is cut at its l
 def _import_nltk() -> None:
     """NLTK's package import loads SciPy's statistics (0.55 s of its 1.1 s) for collocation
     measures that Punkt never uses; NLTK falls back when they cannot be imported. An ingest cannot
-    start embedding before its first sentences are split, so this is on its critical path."""
-    blocked = "scipy.stats" not in sys.modules
-    if blocked:
-        sys.modules["scipy.stats"] = None  # type: ignore[assignment]  # import fails fast: NLTK's fallback
+    start embedding before its first sentences are split, so this is on its critical path. Only
+    this thread's import of them is refused: another thread (a model export, say) gets SciPy."""
+    finder = _NoStatsHere(threading.get_ident())
+    sys.meta_path.insert(0, finder)
     try:
         import nltk  # noqa: F401
     finally:
-        if blocked and sys.modules.get("scipy.stats", 0) is None:
-            del sys.modules["scipy.stats"]  # anyone else still imports the real one
+        sys.meta_path.remove(finder)
+
+
+class _NoStatsHere(importlib.abc.MetaPathFinder):
+    def __init__(self, thread: int) -> None:
+        self.thread = thread
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ANN001 - the finder protocol
+        if (name == "scipy.stats" or name.startswith("scipy.stats.")) and threading.get_ident() == self.thread:
+            raise ImportError(f"{name} is not needed to split sentences")
+        return None
 
 
 @functools.cache

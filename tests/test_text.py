@@ -148,3 +148,28 @@ def test_ingest_stores_each_texts_headings_with_it(tmp_path):
     for d in assistant.documents():
         doc = assistant.document(d.doc_id)
         assert doc.headings == tuple(headings(doc.text))
+
+
+def test_splitting_sentences_keeps_scipy_stats_out_of_nltks_import_but_in_reach():
+    """Punkt needs NLTK, whose package import would load SciPy's statistics (0.55 s) for measures
+    Punkt never uses: that import is refused to NLTK's thread only, and only while NLTK loads."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, threading\n"
+        "import rag.sentences as s\n"
+        "got = {}\n"
+        "other = threading.Thread(target=lambda: got.update(ok=__import__('scipy.stats').stats.norm is not None))\n"
+        "other.start()\n"
+        "assert s.sentence_spans('It rained. Dr. Smith stayed in.') == [(0, 10), (11, 31)]\n"
+        "other.join()\n"
+        "assert got == {'ok': True}, got\n"
+        "assert not any(type(f).__name__ == '_NoStatsHere' for f in sys.meta_path)\n"
+        "import scipy.stats\n"
+        "print('fine')\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "fine", out.stderr[-2000:]
