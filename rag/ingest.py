@@ -2,10 +2,11 @@
 derive chunk vectors, write in bulk. The chunker itself is in rag/chunking.py.
 
 Files stream through: the scan keeps only paths and fingerprints, and a changed file is read
-again when its group comes, so nothing proportional to the corpus is held. An ingest writes new
-document versions in bulk, a group of files at a time, and publishes one new generation at the end. Killed half-way, it leaves every document at its old or its new version (the
-pointer is written after the version's rows); the next ingest skips what is done and goes on.
-One writer at a time: a lock file under data_dir says who is writing."""
+again when its group comes, so nothing proportional to the corpus is held. Groups of files are
+parsed, embedded and written at once, on three threads (at most three groups in memory), and one
+new generation is published at the end. Killed half-way, an ingest leaves every document at its
+old or its new version (the pointer is written after the version's rows); the next ingest skips
+what is done and goes on. One writer at a time: a lock file under data_dir says who is writing."""
 
 from __future__ import annotations
 
