@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     ingest_group_sentences: int = Field(
         default=4000, ge=1,
         description="Sentences parsed, embedded and written together during an ingest: bounds its memory "
-        "(~10 MB of vectors at 4,000) while keeping writes in bulk; a killed ingest loses at most one group.",
+        "(~10 MB of vectors at 4,000; three groups are in flight: parsed, embedded, written) while keeping "
+        "writes in bulk; a killed ingest loses at most the two groups not yet written.",
     )
 
     # --- chunking and embedding ---------------------------------------------------------------
