@@ -115,41 +115,43 @@ Assistant(Settings(data_dir=Path(sys.argv[1])), embedder=HashEmbedder()).ingest(
 """
 
 
-def test_a_killed_ingest_leaves_whole_documents_and_the_next_one_continues(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(120):
-        body = " ".join(f"The depot {i} shipped {i * 7 + k} crates of grain on day {k}." for k in range(10))
-        (folder / f"n{i:03}.md").write_text(f"Depot {i}\n\n{body}\n")
-    # 11 sentences a file: the fast fake embedder is always idle, so a group goes every 256 sentences
-    # (24 files); when the 4th is handed over (file 96) the 2nd is written, and the last is not yet
-    root = Path(__file__).resolve().parent.parent
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "data"), str(folder), "100"],
-                            cwd=root, env={**os.environ, "PYTHONPATH": str(root), "RAG_INGEST_GROUP_SENTENCES": "500"}, capture_output=True, timeout=120)
-    assert killed.returncode == -9
-    reader = Assistant(Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder())
-    visible = [d.doc_id for d in reader.documents()]
-    assert 0 < len(visible) < 120  # some groups were written, not all
-    stored = reader.store.chunks()
-    for doc_id in visible:  # each one whole: its text and every chunk
-        doc = reader.document(doc_id)
-        chunks = [c for c in stored if c.doc_id == doc_id]
-        assert chunks and all(doc.text[c.start : c.end] == c.text for c in chunks)
-    resumed = reader.ingest([folder])
-    assert sorted(resumed.unchanged) == sorted(visible) and len(resumed.added) == 120 - len(visible)
-    assert len(reader.documents()) == 120
-
-
 def _depots(folder, n=120):
     folder.mkdir()
     for i in range(n):
         body = " ".join(f"The depot {i} shipped {i * 7 + k} crates of grain on day {k}." for k in range(10))
         (folder / f"n{i:03}.md").write_text(f"Depot {i}\n\n{body}\n")
     return folder
+
+
+def _whole_then_resumed(settings, folder, n=120):
+    """After an interrupted ingest: every visible document is whole (its text and every chunk), and
+    the next ingest keeps those and adds the rest."""
+    reader = Assistant(settings, embedder=HashEmbedder())
+    visible = [d.doc_id for d in reader.documents()]
+    assert 0 < len(visible) < n  # some groups were written, not all
+    stored = reader.store.chunks()
+    for doc_id in visible:
+        doc = reader.document(doc_id)
+        chunks = [c for c in stored if c.doc_id == doc_id]
+        assert chunks and all(doc.text[c.start : c.end] == c.text for c in chunks)
+    resumed = reader.ingest([folder])
+    assert sorted(resumed.unchanged) == sorted(visible) and len(resumed.added) == n - len(visible)
+    assert len(reader.documents()) == n
+
+
+def test_a_killed_ingest_leaves_whole_documents_and_the_next_one_continues(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = _depots(tmp_path / "many")
+    # 11 sentences a file: the fast fake embedder is always idle, so a group goes every 256 sentences
+    # (24 files); when the 4th is handed over (file 96) the 2nd is written, and the last is not yet
+    root = Path(__file__).resolve().parent.parent
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "data"), str(folder), "100"],
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root), "RAG_INGEST_GROUP_SENTENCES": "500"}, capture_output=True, timeout=120)
+    assert killed.returncode == -9
+    _whole_then_resumed(Settings(data_dir=tmp_path / "data"), folder)
 
 
 class _FailsOnCall(HashEmbedder):
@@ -177,15 +179,7 @@ def test_an_embedding_failure_mid_ingest_is_raised_and_the_next_ingest_continues
     settings = Settings(data_dir=tmp_path / "data", ingest_group_sentences=300)
     with pytest.raises(ProviderError, match="stopped answering"):
         Assistant(settings, embedder=_FailsOnCall(after=2)).ingest([folder])
-    reader = Assistant(settings, embedder=HashEmbedder())
-    visible = [d.doc_id for d in reader.documents()]
-    assert 0 < len(visible) < 120
-    stored = reader.store.chunks()
-    for doc_id in visible:
-        doc = reader.document(doc_id)
-        assert all(doc.text[c.start : c.end] == c.text for c in stored if c.doc_id == doc_id)
-    resumed = reader.ingest([folder])
-    assert sorted(resumed.unchanged) == sorted(visible) and len(reader.documents()) == 120
+    _whole_then_resumed(settings, folder)
 
 
 def test_progress_reaches_the_total_only_once_every_document_is_written(tmp_path):

@@ -119,6 +119,15 @@ def test_a_running_reader_finds_the_vectors_another_writer_added(tmp_path):
     assert hits[0] == "ferry"
 
 
+def _ferry(tmp_path) -> Assistant:
+    """One 60-sentence article ingested in small overlapping chunks (a sentence in several chunks)."""
+    text = "Ferry news\n\n" + " ".join(f"The Kerran ferry made crossing {i} on time." for i in range(60)) + "\n"
+    write(tmp_path / "a" / "ferry.md", text)
+    assistant = make(tmp_path, chunk_size=64, chunk_overlap=16)
+    assistant.ingest([tmp_path / "a"])
+    return assistant
+
+
 def test_sentence_vectors_come_back_with_their_chunk_rows_and_equal_a_fresh_embedding(tmp_path):
     """Each sentence is embedded once, at ingest, and kept inside its chunk's row: a pinned index
     reads them back (one read, then kept), equal to embedding the sentence again."""
@@ -126,10 +135,7 @@ def test_sentence_vectors_come_back_with_their_chunk_rows_and_equal_a_fresh_embe
 
     from rag.sentences import sentence_spans
 
-    text = "Ferry news\n\n" + " ".join(f"The Kerran ferry made crossing {i} on time." for i in range(60)) + "\n"
-    write(tmp_path / "a" / "ferry.md", text)
-    assistant = make(tmp_path, chunk_size=64, chunk_overlap=16)
-    assistant.ingest([tmp_path / "a"])
+    assistant = _ferry(tmp_path)
     index = assistant._current()
     doc = assistant.document("ferry")
     spans = [("ferry", s, e) for s, e in sentence_spans(doc.text)]
@@ -145,10 +151,7 @@ def test_sentence_vectors_are_read_from_the_generations_memory_map_and_a_damaged
     per question), equal to the rows the store holds; a truncated file is rebuilt, not trusted."""
     import numpy as np
 
-    text = "Ferry news\n\n" + " ".join(f"The Kerran ferry made crossing {i} on time." for i in range(60)) + "\n"
-    write(tmp_path / "a" / "ferry.md", text)
-    assistant = make(tmp_path, chunk_size=64, chunk_overlap=16)
-    assistant.ingest([tmp_path / "a"])
+    assistant = _ferry(tmp_path)
     index = assistant._current()
     assert index.vectors is not None
     rows = [c.chunk_id for c in index.lexical.table]
@@ -169,10 +172,7 @@ def test_chunk_rows_are_cut_from_their_versions_text_and_older_rows_with_their_o
     chunks read back are exactly the document's slices. Rows written with a text of their own (by
     earlier versions of rag) read the same, and rows whose text row is gone are an error, not
     empty passages."""
-    text = "Ferry news\n\n" + " ".join(f"The Kerran ferry made crossing {i} on time." for i in range(60)) + "\n"
-    write(tmp_path / "a" / "ferry.md", text)
-    assistant = make(tmp_path, chunk_size=64, chunk_overlap=16)
-    assistant.ingest([tmp_path / "a"])
+    assistant = _ferry(tmp_path)
     store = assistant.store
     doc = assistant.document("ferry")
     chunks = store.chunks()
