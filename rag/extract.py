@@ -58,7 +58,8 @@ def extract(data: bytes) -> Page:
         tree = lxml_html.fromstring(data.decode("utf-8"))  # most pages are UTF-8, declared or not
     except (UnicodeDecodeError, ValueError):
         tree = lxml_html.fromstring(data)  # lxml reads the declared encoding
-    page = Page(title=_title(tree), metadata=_metadata(tree))
+    metas = _metas(tree)
+    page = Page(title=_title(tree, metas), metadata=_metadata(tree, metas))
     root = _main(tree)
     if root is None:
         root = _trafilatura_main(data)
@@ -78,9 +79,10 @@ def _main(tree):
     body = tree.find("body")
     total = _text_len(body if body is not None else tree) or 1
     for query in ('//*[@role="main"]', "//main", "//article", '//div[contains(concat(" ", @class, " "), " body ")]'):
-        found = [el for el in tree.xpath(query) if _text_len(el) >= MAIN_MIN_SHARE * total]
+        sized = [(_text_len(el), el) for el in tree.xpath(query)]  # each measured once: it walks the element
+        found = [(n, el) for n, el in sized if n >= MAIN_MIN_SHARE * total]
         if found:
-            return max(found, key=_text_len)
+            return max(found, key=lambda pair: pair[0])[1]
     return None
 
 
@@ -95,17 +97,26 @@ def _trafilatura_main(data: bytes):
     return etree.fromstring(xml.encode("utf-8"), etree.XMLParser(recover=True)).find("main")
 
 
-def _meta(tree, *names: str) -> str:
-    for name in names:
-        for el in tree.xpath(f'//meta[@property="{name}" or @name="{name}"]'):
-            value = (el.get("content") or "").strip()
-            if value:
-                return value
-    return ""
+def _metas(tree) -> dict[str, str]:
+    """Each <meta> property or name with its first non-empty content, in one pass over the page
+    (an XPath query per name walked the whole page 13 times: 1 s of a 150-page ingest)."""
+    found: dict[str, str] = {}
+    for el in tree.iter("meta"):
+        value = (el.get("content") or "").strip()
+        if value:
+            for key in (el.get("property"), el.get("name")):
+                if key:
+                    found.setdefault(key, value)
+    return found
 
 
-def _title(tree) -> str:
-    title = _meta(tree, "og:title", "twitter:title")
+def _meta(metas: dict[str, str], *names: str) -> str:
+    """The content of the first of `names` the page gives."""
+    return next((metas[name] for name in names if name in metas), "")
+
+
+def _title(tree, metas: dict[str, str]) -> str:
+    title = _meta(metas, "og:title", "twitter:title")
     if not title:
         h1 = tree.xpath("//h1")
         title = _clean(h1[0]) if h1 else ""
@@ -115,7 +126,7 @@ def _title(tree) -> str:
     return title
 
 
-def _metadata(tree) -> dict[str, str]:
+def _metadata(tree, metas: dict[str, str]) -> dict[str, str]:
     meta = {"format": "html"}
     for key, names in {
         "outlet": ("og:site_name", "application-name"),
@@ -123,7 +134,7 @@ def _metadata(tree) -> dict[str, str]:
         "url": ("og:url",),
         "author": ("author", "article:author"),
     }.items():
-        value = _meta(tree, *names)
+        value = _meta(metas, *names)
         if value:
             meta[key] = value
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
