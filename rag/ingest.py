@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import logging
 import os
 import time
 from contextlib import contextmanager
@@ -24,11 +25,12 @@ from .chunking import CHUNKER_VERSION, chunk_document, chunk_spans, chunk_vector
 from .config import Settings
 from .corpus import extractor_version, iter_article_files, parse_document, read_bytes
 from .embed import Embedder
-from .errors import CorpusError, StoreError
+from .errors import CorpusError, ProviderError, StoreError
 from .sentences import blocks, headings, sentence_spans
 from .store import PreparedChunk, PreparedDocument, Store, StoredDocument
 from .types import Document
 
+log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 # Sentences enough to hand to an idle embedder without waiting for a whole group (the first group,
 # or whenever parsing falls behind): at 150 pages the embedder started 1.5 s after the scan, not 3.
@@ -194,6 +196,37 @@ class Ingestor:
         run at once: this thread parses group k+1 while group k is embedded (outside the GIL) and
         group k-1 is written, so the cores never wait for the store. Returns the files that failed
         to load."""
+        embedder = self._embedder_for(todo)
+        try:
+            return self._stream(todo, stored, report, progress, embedder)
+        finally:
+            if embedder is not self.embedder:
+                embedder.close()
+
+    def _embedder_for(self, todo) -> Embedder:
+        """The embedder of this ingest: the local model in a child process when the files are big
+        enough to repay starting it (see rag/embed/process.py), else the one given."""
+        factory = getattr(self.embedder, "factory", None)
+        if factory is None or not todo:
+            return self.embedder
+        size = 0
+        for path, _ in todo:
+            try:
+                size += path.stat().st_size
+            except OSError:
+                pass
+        if size < self.settings.ingest_child_min_bytes:
+            return self.embedder
+        from .embed.process import ProcessEmbedder
+
+        try:
+            return ProcessEmbedder(factory(), self.embedder.name)
+        except ProviderError as exc:
+            log.warning("embedding in this process: %s", exc)
+            return self.embedder
+
+    def _stream(self, todo, stored, report: IngestReport, progress: Progress | None, embedder: Embedder) -> set[Path]:
+        """`_write`'s three stages."""
         from concurrent.futures import Future, ThreadPoolExecutor
 
         failed: set[Path] = set()
@@ -201,11 +234,11 @@ class Ingestor:
         pending = 0
         embedding: Future | None = None  # at most one group embedded and one written: three in memory
         writing: Future | None = None
-        with ThreadPoolExecutor(1, thread_name_prefix="ingest-embed") as embedder, \
-                ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer:
-            warm_up = getattr(self.embedder, "warm_up", None)
+        with ThreadPoolExecutor(1, thread_name_prefix="ingest-embed") as embed_thread, \
+                ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as write_thread:
+            warm_up = getattr(embedder, "warm_up", None)
             if todo and warm_up is not None:  # the model loads while the first files are parsed
-                embedder.submit(warm_up)  # (a failure happens again, and is raised, at the first embed)
+                embed_thread.submit(warm_up)  # (a failure happens again, and is raised, at the first embed)
 
             def hand_over() -> None:  # the embedded group goes to the writer once the one before is written
                 nonlocal writing
@@ -213,7 +246,7 @@ class Ingestor:
                     prepared = embedding.result()  # raises what embedding raised
                     if writing is not None:
                         writing.result()
-                    writing = writer.submit(self._store_group, prepared, stored, report)
+                    writing = write_thread.submit(self._store_group, prepared, stored, report)
 
             for n, (path, doc_id) in enumerate(todo, 1):
                 try:
@@ -236,7 +269,7 @@ class Ingestor:
                 if group and (pending >= self.settings.ingest_group_sentences or n == len(todo)
                               or (idle and pending >= _IDLE_HANDOVER)):
                     hand_over()
-                    embedding = embedder.submit(self._embed_group, group)
+                    embedding = embed_thread.submit(self._embed_group, group, embedder)
                     group, pending = [], 0
                 if progress and n < len(todo):  # the last step is reported once everything is written
                     progress(n, len(todo), doc_id)
@@ -247,14 +280,14 @@ class Ingestor:
             progress(len(todo), len(todo), todo[-1][1])
         return failed
 
-    def _embed_group(self, group) -> list[PreparedDocument]:
+    def _embed_group(self, group, embedder: Embedder) -> list[PreparedDocument]:
         """Each text is embedded once: sentences and titles are embedded, and a chunk's vector is the
         normalised sum of its sentences' vectors plus `chunk_title_weight` of its title's (measured:
         about half the embedding work of embedding chunks as well; the title puts back the page's
         topic that embedding "title + chunk" gave). Each chunk row keeps its sentences' vectors."""
         texts = [doc.text[a:b] for doc, _, sents, _ in group for a, b in sents]
         texts += [doc.title for doc, *_ in group]
-        vectors = normalise(self.embedder.embed(texts))
+        vectors = normalise(embedder.embed(texts))
         titles = vectors[len(texts) - len(group):]
         weight = self.settings.chunk_title_weight
         prepared, at = [], 0

@@ -80,3 +80,61 @@ def test_an_int8_graph_outside_the_bar_is_refused_once_and_the_full_model_used(m
     assert list(cache.glob("*.refused")) and not list(cache.glob("*int8*.onnx"))
     monkeypatch.setattr(onnx_module, "quantise", None)  # a later process does not try again
     assert np.abs(MiniLMEmbedder(cache_dir=cache).embed([text])[0] - full).max() < 1e-5
+
+
+# --- the ingest's embedding process ---------------------------------------------------------------
+def test_the_embedding_process_gives_this_process_s_vectors_and_ends_with_close(minilm):
+    from rag.chunking import normalise
+    from rag.embed.process import ProcessEmbedder
+
+    texts = _sentences()[:300] + ["Note", "Note"]
+    with ProcessEmbedder(minilm.factory(), minilm.name) as child:
+        child.warm_up()
+        got = child.embed(texts)
+    np.testing.assert_allclose(normalise(got), normalise(minilm.embed(texts)), atol=1e-5)
+    assert child._child.poll() == 0
+
+
+def test_a_failure_in_the_embedding_process_is_a_provider_error(minilm):
+    import functools
+
+    from rag.embed.process import ProcessEmbedder
+    from rag.errors import ProviderError
+
+    with ProcessEmbedder(functools.partial(MiniLMEmbedder, precision="int4"), "broken") as child:
+        with pytest.raises(ProviderError, match="precision must be int8 or fp32"):
+            child.embed(["a sentence"])
+    with ProcessEmbedder(minilm.factory(), minilm.name) as child:
+        child._child.kill()
+        child._child.wait()
+        with pytest.raises(ProviderError, match="embedding process stopped"):
+            child.embed(["a sentence"])
+    with pytest.raises(ProviderError, match="closed"):
+        child.embed(["a sentence"])
+
+
+ORPHAN = """
+import os, signal, sys
+from rag.embed import MiniLMEmbedder
+from rag.embed.process import ProcessEmbedder
+
+child = ProcessEmbedder(MiniLMEmbedder().factory(), "m")
+print(child._child.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_embedding_process_ends_when_its_parent_is_killed():
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    killed = subprocess.run([sys.executable, "-c", ORPHAN], cwd=root, capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -9
+    status = Path(f"/proc/{int(killed.stdout.split()[0])}/status")
+    deadline = time.monotonic() + 30
+    while status.exists() and "\nState:\tZ" not in status.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not status.exists() or "\nState:\tZ" in status.read_text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 from rag import Assistant, Settings, StoreError
@@ -195,3 +196,24 @@ def test_progress_reaches_the_total_only_once_every_document_is_written(tmp_path
     assert len(report.added) == 120
     assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen) and seen[-1] == (120, 120, 120)
     assert sum(1 for d, _, _ in seen if d == 120) == 1
+
+
+def test_a_big_ingest_embeds_in_a_child_process_to_the_same_store(tmp_path, corpus, model_cache):
+    """Past `ingest_child_min_bytes` the local model runs in a child process: the parent never
+    loads it, and every stored vector is the one the parent would have computed."""
+    from rag.embed import MiniLMEmbedder
+
+    stores = {}
+    for name, threshold in (("here", 10**12), ("child", 0)):
+        embedder = MiniLMEmbedder(cache_dir=model_cache)
+        assistant = Assistant(Settings(data_dir=tmp_path / name, ingest_child_min_bytes=threshold), embedder=embedder)
+        assistant.ingest([corpus])
+        assert (embedder._session is None) == (name == "child")
+        chunks = assistant.store.chunks()
+        stores[name] = (chunks, assistant.store.sentence_vectors([c.chunk_id for c in chunks]))
+    (here, here_vectors), (child, child_vectors) = stores["here"], stores["child"]
+    assert [(c.chunk_id, c.text) for c in here] == [(c.chunk_id, c.text) for c in child]
+    for c in here:
+        assert here_vectors[c.chunk_id].keys() == child_vectors[c.chunk_id].keys()
+        for span, vector in here_vectors[c.chunk_id].items():
+            np.testing.assert_allclose(vector, child_vectors[c.chunk_id][span], atol=1e-6)

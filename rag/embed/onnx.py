@@ -6,6 +6,7 @@ the export is then turned into an int8 graph (`quantise.py`), checked against it
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -132,6 +133,11 @@ class MiniLMEmbedder(BatchingEmbedder):
         options.enable_cpu_mem_arena = False  # the arena keeps the largest batch's memory for good
         options.log_severity_level = 3
         return options
+
+    def factory(self) -> "functools.partial[MiniLMEmbedder]":
+        """How to make this same embedder elsewhere (an ingest's child process)."""
+        return functools.partial(MiniLMEmbedder, batch_size=self.batch_size, cache_dir=self.cache_dir,
+                                 precision=self.precision)
 
     def warm_up(self) -> None:
         """Load the model now rather than at the first text (an ingest does it while parsing)."""
