@@ -18,6 +18,7 @@ from .retrieve import Lexical
 from .chunking import chunk_version_key
 from .store import Store, StoredDocument, manifest_digest
 from .types import Chunk, Document
+from .textmap import TextMap, TextWriter
 from .vectors import SentenceVectors, VectorWriter
 
 MAX_DOCUMENTS = 2000  # document texts kept in memory per generation
@@ -49,6 +50,7 @@ class Index:
         self.stats = CorpusStats()
         self.lexical: Lexical | None = None
         self.vectors: SentenceVectors | None = None
+        self.texts: TextMap | None = None
 
     @classmethod
     def load(cls, settings: Settings, store: Store) -> "Index":
@@ -64,30 +66,32 @@ class Index:
         return index
 
     def _derive(self) -> None:
-        """Statistics, BM25 and the sentence vectors' memory map, from one read of the chunk rows
+        """Statistics, BM25 and the memory maps of sentence vectors and texts, from one read of the chunk rows
         (none at all when another process saved them for these versions)."""
         rows: list[Chunk] | None = None
 
-        def chunks(vectors: VectorWriter | None = None) -> list[Chunk]:
+        def chunks(vectors: VectorWriter | None = None, texts: TextWriter | None = None) -> list[Chunk]:
             nonlocal rows
             if rows is None or vectors is not None:
-                rows = self.store.chunk_rows(self.manifest, vectors)
+                rows = self.store.chunk_rows(self.manifest, vectors, texts)
             return rows
 
-        def write_vectors(folder) -> None:
-            writer = VectorWriter(folder)
+        def write_rows(folder) -> None:
+            vectors, texts = VectorWriter(folder), TextWriter(folder)
             try:
-                chunks(writer)
+                chunks(vectors, texts)
             finally:
-                writer.close()
+                vectors.close()
+                texts.close()
 
         if not self.manifest:
             return
         try:
-            self.vectors = load_or_write(self.settings, self.store.name, "vectors", self.digest,
-                                         write_vectors, SentenceVectors.load)
+            saved = load_or_write(self.settings, self.store.name, "vectors", self.digest, write_rows,
+                                  lambda folder: (SentenceVectors.load(folder), TextMap.load(folder)))
         except StoreError:
-            self.vectors = None  # the answerer reads vectors from the store, row by row
+            saved = None  # the answerer reads vectors and texts from the store, row by row
+        self.vectors, self.texts = saved or (None, None)
         self.stats = load_or_build(
             self.settings, self.store.name, "stats", self.digest,
             lambda: CorpusStats.from_chunks(chunks()), lambda s, folder: s.save(folder), CorpusStats.load,
@@ -112,6 +116,12 @@ class Index:
         with self._lock:
             found = {d: self._docs[k] for d, k in wanted.items() if k in self._docs}
         missing = {k: d for d, k in wanted.items() if d not in found}
+        if missing and self.texts is not None:  # this generation's memory map of its texts
+            mapped = {k: doc for k in missing if (doc := self.texts.get(k)) is not None}
+            with self._lock:
+                for key, doc in mapped.items():
+                    self._docs[key] = doc
+                    found[missing.pop(key)] = doc
         if missing:
             read = self.store.texts(list(missing))
             if len(read) < len(missing):

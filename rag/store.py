@@ -233,10 +233,10 @@ class Store:
         result = self._guard("read documents", self._cols["texts"].get, ids=list(keys), include=["documents", "metadatas"])
         return {k: _document(t, m) for k, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
 
-    def chunk_rows(self, manifest: Mapping[str, StoredDocument], vectors: Any = None) -> list[Chunk]:
+    def chunk_rows(self, manifest: Mapping[str, StoredDocument], vectors: Any = None, texts: Any = None) -> list[Chunk]:
         """Every chunk of the pinned versions, read in pages (for statistics and BM25). `vectors`,
         when given, receives each row's sentence vectors as they pass: `vectors.add(id, encoded,
-        sentence count)`."""
+        sentence count)`; `texts` each version read: `texts.add(key, document)`."""
         wanted = {d.key for d in manifest.values()}
         out: list[Chunk] = []
         page = 1000  # rows carry their sentence vectors: ~30 MB a page
@@ -248,7 +248,10 @@ class Store:
             rows = [(cid, text, meta) for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
                     if meta.get("vkey") in wanted]
             # rows written since 2026-11 carry no text of their own: it is cut from their version's text
-            versions = self.texts(sorted({m["vkey"] for _, t, m in rows if t is None}))
+            versions = self.texts(sorted({m["vkey"] for _, t, m in rows if t is None or texts is not None}))
+            if texts is not None:
+                for key, version in versions.items():
+                    texts.add(key, version)
             for cid, text, meta in rows:
                 if text is None:
                     version = versions.get(meta["vkey"])

@@ -13,7 +13,7 @@ import numpy as np
 from .chunking import decode_vectors
 
 VECTORS_FILE, INDEX_FILE = "vectors.f32", "index.json"
-VECTORS_VERSION = 1  # bump when the file layout changes: saved copies are then rebuilt
+VECTORS_VERSION = 2  # bump when the folder's layout changes: saved copies are then rebuilt (2: texts beside them)
 
 
 class VectorWriter:

@@ -146,14 +146,22 @@ def test_sentence_vectors_come_back_with_their_chunk_rows_and_equal_a_fresh_embe
     assert assistant.store.sentence_vectors(["ferry@gone:0-10"]) == {}  # a replaced version: left out
 
 
-def test_sentence_vectors_are_read_from_the_generations_memory_map_and_a_damaged_one_is_rebuilt(tmp_path):
-    """A reader's sentence vectors come from one memory-mapped file derived with BM25 (no store read
-    per question), equal to the rows the store holds; a truncated file is rebuilt, not trusted."""
+def test_sentence_vectors_and_texts_are_read_from_the_generations_memory_maps_and_damaged_ones_rebuilt(tmp_path):
+    """A reader's sentence vectors and document texts come from memory-mapped files derived with
+    BM25 (no store read per question), equal to the rows the store holds; a truncated file is
+    rebuilt, not trusted."""
     import numpy as np
 
     assistant = _ferry(tmp_path)
     index = assistant._current()
-    assert index.vectors is not None
+    assert index.vectors is not None and index.texts is not None
+    keys = [d.key for d in index.manifest.values()]
+    for key, doc in assistant.store.texts(keys).items():
+        mapped = index.texts.get(key)
+        assert (mapped.doc_id, mapped.title, mapped.text, mapped.source, mapped.metadata, mapped.headings) == (
+            doc.doc_id, doc.title, doc.text, doc.source, doc.metadata, doc.headings)
+        assert doc.headings  # a real comparison: the ferry article has headings
+    assert index.texts.get("ferry@unknown") is None
     rows = [c.chunk_id for c in index.lexical.table]
     stored = assistant.store.sentence_vectors(rows)
     for cid in rows:
@@ -165,6 +173,12 @@ def test_sentence_vectors_are_read_from_the_generations_memory_map_and_a_damaged
         f.truncate(100)
     again = make(tmp_path, chunk_size=64, chunk_overlap=16)._current()
     assert again.vectors is not None and saved.stat().st_size == again.vectors.matrix.nbytes > 100
+    texts = saved.with_name("documents.jsonl")
+    size = texts.stat().st_size
+    with open(texts, "r+b") as f:
+        f.truncate(size // 2)
+    third = make(tmp_path, chunk_size=64, chunk_overlap=16)._current()
+    assert texts.stat().st_size == size and third.fetch(["ferry"])["ferry"].text == assistant.document("ferry").text
 
 
 def test_chunk_rows_are_cut_from_their_versions_text_and_older_rows_with_their_own_text_still_read(tmp_path):
