@@ -241,6 +241,7 @@ class Store:
         out: list[Chunk] = []
         page = 1000  # rows carry their sentence vectors: ~30 MB a page
         offset = 0
+        last: dict[str, Document] = {}  # the last page's versions: a document's chunks may span two pages
         while True:
             result = self._guard(
                 "read chunks", self._cols["chunks"].get, include=["documents", "metadatas"], limit=page, offset=offset
@@ -248,7 +249,10 @@ class Store:
             rows = [(cid, text, meta) for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
                     if meta.get("vkey") in wanted]
             # rows written since 2026-11 carry no text of their own: it is cut from their version's text
-            versions = self.texts(sorted({m["vkey"] for _, t, m in rows if t is None or texts is not None}))
+            need = sorted({m["vkey"] for _, t, m in rows if t is None or texts is not None})
+            versions = {k: last[k] for k in need if k in last}
+            versions.update(self.texts([k for k in need if k not in last]))
+            last = versions
             if texts is not None:
                 for key, version in versions.items():
                     texts.add(key, version)
