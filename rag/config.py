@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         "Below it, starting the child (~0.5 s) costs more than it saves. 0: always.",
     )
 
+    ingest_repeat_cache: int = Field(
+        default=20_000, ge=0,
+        description="Texts whose vectors an ingest keeps, so that a sentence repeated in a later group "
+        "(\"See also\", \"Changed in version 3.3\", boilerplate) is not embedded again: ~30 MB at 20,000; "
+        "at 150 pages 2.7% fewer tokens (all repeats: 3.3%). 0: off.",
+    )
+
     # --- chunking and embedding ---------------------------------------------------------------
     chunk_size: int = Field(default=200, ge=32, le=2048, description="Chunk size in tokens.")
     chunk_overlap: int = Field(default=40, ge=0, le=512, description="Token overlap between chunks.")

@@ -217,3 +217,41 @@ def test_a_big_ingest_embeds_in_a_child_process_to_the_same_store(tmp_path, corp
         assert here_vectors[c.chunk_id].keys() == child_vectors[c.chunk_id].keys()
         for span, vector in here_vectors[c.chunk_id].items():
             np.testing.assert_allclose(vector, child_vectors[c.chunk_id][span], atol=1e-6)
+
+
+class _Counting(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed(self, texts):
+        self.texts += texts
+        return super().embed(texts)
+
+
+def test_a_sentence_repeated_in_a_later_group_is_embedded_once_with_the_same_vector(tmp_path):
+    """Pages repeat boilerplate ("See also"); an ingest keeps the vectors it made, so a later group
+    does not embed the same text again, and every stored vector is the text's own."""
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"p{i:02}.md").write_text(
+            f"Page {i}\n\nThe harbour {i} loaded {i * 3} ships. See also the harbour list. "
+            f"Changed in version 3.{i % 3}: the harbour moved.\n"
+        )
+    counts = {}
+    for cache in (0, 1000):
+        embedder = _Counting()
+        settings = Settings(data_dir=tmp_path / f"data{cache}", ingest_group_sentences=6, ingest_repeat_cache=cache)
+        assistant = Assistant(settings, embedder=embedder)
+        assistant.ingest([folder])
+        counts[cache] = embedder.texts
+        chunks = assistant.store.chunks()
+        stored = assistant.store.sentence_vectors([c.chunk_id for c in chunks])
+        for c in chunks:
+            doc = assistant.document(c.doc_id)
+            for (s, e), vector in stored[c.chunk_id].items():
+                np.testing.assert_allclose(vector, HashEmbedder().embed([doc.text[s:e]])[0], atol=1e-6)
+    assert counts[0].count("See also the harbour list.") > 1  # several groups, each embedding it
+    assert counts[1000].count("See also the harbour list.") == 1
+    assert len(counts[1000]) == len(set(counts[1000])) < len(counts[0])
