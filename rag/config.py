@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         default=1_000_000, ge=0,
         description="Bytes of files to ingest from which the local model embeds in a child process, where "
         "the parent's parsing and Chroma writes never hold up its threads (150 pages: 41 s against 44-47 s). "
-        "Below it, starting the child (~0.5 s) costs more than it saves. 0: always.",
+        "Below it (or for a single file), starting the child (~0.5 s, ~230 MB) costs more than it saves. 0: always.",
     )
 
     ingest_repeat_cache: int = Field(
