@@ -83,13 +83,17 @@ def test_an_int8_graph_outside_the_bar_is_refused_once_and_the_full_model_used(m
 
 
 # --- the ingest's embedding process ---------------------------------------------------------------
-def test_the_embedding_process_gives_this_process_s_vectors_and_ends_with_close(minilm):
+def test_the_embedding_process_gives_this_process_s_vectors_outlives_ctrl_c_and_ends_with_close(minilm):
     from rag.chunking import normalise
     from rag.embed.process import ProcessEmbedder
+
+    import os
+    import signal
 
     texts = _sentences()[:300] + ["Note", "Note"]
     with ProcessEmbedder(minilm.factory(), minilm.name) as child:
         child.warm_up()
+        os.kill(child._child.pid, signal.SIGINT)  # Ctrl-C reaches the child too; the parent decides
         got = child.embed(texts)
     np.testing.assert_allclose(normalise(got), normalise(minilm.embed(texts)), atol=1e-5)
     assert child._child.poll() == 0

@@ -14,8 +14,8 @@ that is killed takes it along.
 
 from __future__ import annotations
 
-import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +29,6 @@ import numpy as np
 
 from ..errors import ProviderError
 
-log = logging.getLogger(__name__)
 _STOP_SECONDS = 5.0  # how long `close` waits for the child before killing it
 
 
@@ -47,7 +46,7 @@ class ProcessEmbedder:
                 [sys.executable, "-m", "rag.embed.process", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: no descriptors to pass (not POSIX)
             ours.close()
             raise ProviderError(f"could not start the embedding process: {exc}") from exc
         finally:
@@ -101,7 +100,9 @@ class ProcessEmbedder:
 
 
 def serve(fd: int) -> None:
-    """The child's loop: build the embedder, then answer each request until the socket closes."""
+    """The child's loop: build the embedder, then answer each request until the socket closes.
+    Ctrl-C reaches the whole process group; the parent decides, and closes the socket."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
     try:
         embedder = conn.recv()()
