@@ -3,8 +3,9 @@ derive chunk vectors, write in bulk. The chunker itself is in rag/chunking.py.
 
 Files stream through: the scan keeps only paths and fingerprints, and a changed file is read
 again when its group comes, so nothing proportional to the corpus is held. Groups of files are
-parsed, embedded and written at once, on three threads (at most three groups in memory), and one
-new generation is published at the end. Killed half-way, an ingest leaves every document at its
+parsed, embedded and written at once, on three threads (at most three groups in memory; for a big
+ingest the local model embeds in a child process, rag/embed/process.py), and one new generation is
+published at the end. Killed half-way, an ingest leaves every document at its
 old or its new version (the pointer is written after the version's rows); the next ingest skips
 what is done and goes on. One writer at a time: a lock file under data_dir says who is writing."""
 
