@@ -63,6 +63,11 @@ def load_or_write(
     return saved[0] if saved is not None else None
 
 
+def is_saved(settings: Settings, store_name: str, kind: str, generation: str) -> bool:
+    """True when the `kind` index of this generation is saved (loading it may still fail)."""
+    return _path(settings, store_name, kind, generation).exists()
+
+
 def _path(settings: Settings, store_name: str, kind: str, generation: str) -> Path:
     return _folder(settings, store_name, kind) / hashlib.sha256(generation.encode()).hexdigest()[:16]
 

@@ -4,6 +4,7 @@ question answered against it never mixes the offsets of one version with the tex
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -12,7 +13,7 @@ from cachetools import LRUCache
 
 from .stats import CorpusStats
 from .config import Settings
-from .derived import load_or_build, load_or_write
+from .derived import is_saved, load_or_build, load_or_write
 from .errors import StoreError
 from .retrieve import Lexical
 from .chunking import chunk_version_key
@@ -21,6 +22,7 @@ from .types import Chunk, Document
 from .textmap import TextMap, TextWriter
 from .vectors import SentenceVectors, VectorWriter
 
+log = logging.getLogger(__name__)
 MAX_DOCUMENTS = 2000  # document texts kept in memory per generation
 MAX_CHUNK_VECTORS = 20_000  # chunks whose sentence vectors are kept in memory per generation (~30 KB each)
 
@@ -92,13 +94,18 @@ class Index:
         except StoreError:
             saved = None  # the answerer reads vectors and texts from the store, row by row
         self.vectors, self.texts = saved or (None, None)
-        self.stats = load_or_build(
-            self.settings, self.store.name, "stats", self.digest,
-            lambda: CorpusStats.from_chunks(chunks()), lambda s, folder: s.save(folder), CorpusStats.load,
-        )
+        elsewhere = None  # statistics built in a child process while BM25 is built here
+        if (not is_saved(self.settings, self.store.name, "stats", self.digest)
+                and len(chunks()) >= self.settings.derive_child_min_chunks):
+            elsewhere = _StatsElsewhere(chunks())
         self.lexical = load_or_build(
             self.settings, self.store.name, "bm25-titled", self.digest,
             lambda: Lexical.build(chunks()), _save_lexical, Lexical.load,
+        )
+        self.stats = load_or_build(
+            self.settings, self.store.name, "stats", self.digest,
+            lambda: elsewhere.result() if elsewhere else CorpusStats.from_chunks(chunks()),
+            lambda s, folder: s.save(folder), CorpusStats.load,
         )
 
     # --- what it pins -------------------------------------------------------------------------
@@ -200,6 +207,37 @@ class PinnedDocuments(Mapping[str, Document]):
 
     def __len__(self) -> int:
         return len(self._docs)
+
+
+class _StatsElsewhere:
+    """`CorpusStats.from_chunks` in a child process (rag/child.py). Statistics and BM25 are both
+    single-threaded Python; built side by side they take one core each instead of one after the
+    other. If the child fails, the statistics are built here."""
+
+    def __init__(self, rows: list[Chunk]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._rows = rows
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="stats-child")
+        self._future = self._pool.submit(self._run)
+
+    def _run(self) -> CorpusStats:
+        from . import stats
+        from .child import Child
+
+        with Child(stats.builder, "the statistics process") as child:
+            return child.call("from_chunks", self._rows)
+
+    def result(self) -> CorpusStats:
+        from .child import ChildError
+
+        try:
+            return self._future.result()
+        except ChildError as exc:
+            log.warning("building the statistics here: %s", exc)
+            return CorpusStats.from_chunks(self._rows)
+        finally:
+            self._pool.shutdown()
 
 
 def _save_lexical(lexical: Lexical | None, folder) -> None:

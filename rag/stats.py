@@ -116,6 +116,11 @@ class CorpusStats:
         return token.lower().replace(".", "").replace("-", "") in self.acronyms
 
 
+def builder() -> type[CorpusStats]:
+    """What a child process (rag/child.py) builds statistics with: `from_chunks` is called there."""
+    return CorpusStats
+
+
 _CAPITALS = re.compile(r"\b[A-Z]{2,}\b")
 
 

@@ -93,10 +93,10 @@ def test_the_embedding_process_gives_this_process_s_vectors_outlives_ctrl_c_and_
     texts = _sentences()[:300] + ["Note", "Note"]
     with ProcessEmbedder(minilm.factory(), minilm.name) as child:
         child.warm_up()
-        os.kill(child._child.pid, signal.SIGINT)  # Ctrl-C reaches the child too; the parent decides
+        os.kill(child._child.process.pid, signal.SIGINT)  # Ctrl-C reaches the child too; the parent decides
         got = child.embed(texts)
     np.testing.assert_allclose(normalise(got), normalise(minilm.embed(texts)), atol=1e-5)
-    assert child._child.poll() == 0
+    assert child._child.process.poll() == 0
 
 
 def test_a_failure_in_the_embedding_process_is_a_provider_error(minilm):
@@ -109,8 +109,8 @@ def test_a_failure_in_the_embedding_process_is_a_provider_error(minilm):
         with pytest.raises(ProviderError, match="precision must be int8 or fp32"):
             child.embed(["a sentence"])
     with ProcessEmbedder(minilm.factory(), minilm.name) as child:
-        child._child.kill()
-        child._child.wait()
+        child._child.process.kill()
+        child._child.process.wait()
         with pytest.raises(ProviderError, match="embedding process stopped"):
             child.embed(["a sentence"])
     with pytest.raises(ProviderError, match="closed"):
@@ -123,7 +123,7 @@ from rag.embed import MiniLMEmbedder
 from rag.embed.process import ProcessEmbedder
 
 child = ProcessEmbedder(MiniLMEmbedder().factory(), "m")
-print(child._child.pid, flush=True)
+print(child._child.process.pid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 

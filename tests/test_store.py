@@ -199,3 +199,31 @@ def test_chunk_rows_are_cut_from_their_versions_text_and_older_rows_with_their_o
     store._cols["texts"].delete(ids=[rows["metadatas"][0]["vkey"]])
     with pytest.raises(StoreError, match="not its text"):
         store.chunks()
+
+
+def test_statistics_built_in_a_child_process_equal_those_built_here_and_a_child_that_cannot_start_is_no_failure(
+        tmp_path, monkeypatch, caplog):
+    """A big generation's statistics are built in a child process while BM25 is built here; they are
+    the same statistics, and when no child can start they are built here instead."""
+    import shutil
+    import sys
+
+    from rag.index import Index
+
+    assistant = _ferry(tmp_path)
+    here = assistant._current().stats
+    derived = tmp_path / "data" / "derived"
+    for broken in (False, True):
+        for saved in derived.glob("stats-*"):
+            shutil.rmtree(saved)
+        if broken:
+            monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+        settings = Settings(data_dir=tmp_path / "data", chunk_size=64, chunk_overlap=16, derive_child_min_chunks=0)
+        caplog.clear()
+        child = Index.load(settings, assistant.store).stats
+        fell_back = [r.message for r in caplog.records if "building the statistics here" in r.message]
+        assert bool(fell_back) == broken and (not broken or "could not start the statistics process" in fell_back[0])
+        assert child.sentence_count == here.sentence_count == 61  # the title line and 60 sentences
+        assert (child.df, child.vocabulary, child.numbered, child.acronyms, child.capitals) == (
+            here.df, here.vocabulary, here.numbered, here.acronyms, here.capitals)
+        assert list(derived.glob("stats-*/*/stats.json"))  # saved for the next reader, as before
