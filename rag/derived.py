@@ -5,6 +5,7 @@ instead of rebuilding, and any change to the documents makes the next reader reb
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -61,6 +62,14 @@ def load_or_write(
     _publish(path, write)
     saved = _load(path, kind, load)
     return saved[0] if saved is not None else None
+
+
+def read_index(path: Path, version: int, what: str) -> dict:
+    """The JSON index of a saved folder, refused when an older layout wrote it (it is then rebuilt)."""
+    index = json.loads(path.read_text(encoding="utf-8"))
+    if index.get("version") != version:
+        raise ValueError(f"saved {what} are version {index.get('version')}, not {version}")
+    return index
 
 
 def is_saved(settings: Settings, store_name: str, kind: str, generation: str) -> bool:

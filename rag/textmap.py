@@ -10,6 +10,7 @@ import mmap
 from pathlib import Path
 from typing import BinaryIO
 
+from .derived import read_index
 from .types import Document
 
 TEXTS_FILE, INDEX_FILE = "documents.jsonl", "documents.json"  # beside the sentence vectors' files
@@ -60,9 +61,7 @@ class TextMap:
 
     @classmethod
     def load(cls, folder: Path) -> "TextMap":
-        index = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
-        if index.get("version") != TEXTS_VERSION:
-            raise ValueError(f"saved texts are version {index.get('version')}, not {TEXTS_VERSION}")
+        index = read_index(folder / INDEX_FILE, TEXTS_VERSION, "texts")
         at = index["at"]
         path = folder / TEXTS_FILE
         size = path.stat().st_size

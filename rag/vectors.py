@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .chunking import decode_vectors
+from .derived import read_index
 
 VECTORS_FILE, INDEX_FILE = "vectors.f32", "index.json"
 VECTORS_VERSION = 2  # bump when the folder's layout changes: saved copies are then rebuilt (2: texts beside them)
@@ -54,9 +55,7 @@ class SentenceVectors:
 
     @classmethod
     def load(cls, folder: Path) -> "SentenceVectors":
-        index = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
-        if index.get("version") != VECTORS_VERSION:
-            raise ValueError(f"saved vectors are version {index.get('version')}, not {VECTORS_VERSION}")
+        index = read_index(folder / INDEX_FILE, VECTORS_VERSION, "vectors")
         rows, dim = int(index["rows"]), int(index["dim"])
         path = folder / VECTORS_FILE
         if rows == 0 or dim == 0:
