@@ -70,11 +70,9 @@ class CorpusStats:
 
     @classmethod
     def load(cls, folder) -> "CorpusStats":
-        import json
+        from .derived import read_index
 
-        data = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-        if data.get("version") != STATS_VERSION:
-            raise ValueError(f"saved statistics are version {data.get('version')}, not {STATS_VERSION}")
+        data = read_index(folder / "stats.json", STATS_VERSION, "statistics")
         return cls(
             data["sentence_count"], Counter(data["df"]), frozenset(data["vocabulary"]),
             frozenset(data["numbered"]), frozenset(data["acronyms"]), frozenset(data["capitals"]),
