@@ -5,7 +5,8 @@ embedding model), on the bundled articles and on a large real corpus. Prints a M
     .venv/bin/python benchmarks/bench.py --limit 150 --limit 600 --questions 40
 
 Every measurement runs in a fresh process, so peak memory and cold starts are each command's own
-(peak memory sums the process and its children: an ingest embeds in a child process). Not a test: numbers, not pass/fail.
+(peak memory sums the process and its children: an ingest embeds in a child process). Not a test:
+numbers, not pass/fail.
 """
 
 from __future__ import annotations

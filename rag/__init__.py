@@ -17,7 +17,6 @@ from .errors import (
 from .types import Answer, Chunk, Citation, Delta, Document, Event, Reset, Status, Turn
 
 
-
 def __getattr__(name: str):
     # The Assistant (llama-index, Chroma: 1.4 s of imports) loads on first use, so a process that
     # needs only a part of the package, such as an ingest's embedding process, never pays for it.

@@ -218,8 +218,9 @@ class _StatsElsewhere:
         from concurrent.futures import ThreadPoolExecutor
 
         self._rows = rows
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="stats-child")
-        self._future = self._pool.submit(self._run)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="stats-child")
+        self._future = pool.submit(self._run)
+        pool.shutdown(wait=False)  # the call runs on; its thread ends with it, whether or not anyone asks
 
     def _run(self) -> CorpusStats:
         from . import stats
@@ -236,8 +237,6 @@ class _StatsElsewhere:
         except ChildError as exc:
             log.warning("building the statistics here: %s", exc)
             return CorpusStats.from_chunks(self._rows)
-        finally:
-            self._pool.shutdown()
 
 
 def _save_lexical(lexical: Lexical | None, folder) -> None:

@@ -318,11 +318,13 @@ class Ingestor:
         if self.settings.ingest_repeat_cache <= 0:
             return normalise(embedder.embed(texts))
         found: dict[str, np.ndarray] = {}
+        fresh = []
         for t in dict.fromkeys(texts):
             vector = self._repeats.get(t)  # a hit counts as a use
             if vector is not None:
                 found[t] = vector
-        fresh = [t for t in dict.fromkeys(texts) if t not in found]
+            else:
+                fresh.append(t)
         if fresh:
             for t, vector in zip(fresh, normalise(embedder.embed(fresh))):
                 found[t] = self._repeats[t] = vector.copy()  # a row alone, not a view pinning its group's matrix
