@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     )
 
     # --- store reliability and scale (store, ingest, index) ---------------------------------------
+    chroma_ef_search: int = Field(
+        default=400, ge=10,
+        description="Candidates Chroma's HNSW graph explores per dense search. Its default, 100, missed 1.2% of "
+        "the 40 nearest chunks at 150 pages, and in some processes the nearest one; 400 misses 0.04% for +0.2 ms.",
+    )
     chroma_timeout: float = Field(
         default=30.0, gt=0,
         description="Seconds before a call to the Chroma server times out: a frozen server must not hang a question.",

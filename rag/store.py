@@ -197,11 +197,16 @@ class Store:
         return _collection_name(self.settings.collection, "chunks", self.model_name)
 
     def _collection(self, kind: str) -> Any:
-        return self._client.get_or_create_collection(
+        collection = self._client.get_or_create_collection(
             name=_collection_name(self.settings.collection, kind, self.model_name),
             metadata={"hnsw:space": "cosine"},
             embedding_function=None,  # we embed ourselves; Chroma's default would fetch a model
         )
+        if kind == "chunks":  # the one searched by vector; ef_search may change on a collection that exists
+            ef = self.settings.chroma_ef_search
+            if (collection.configuration or {}).get("hnsw", {}).get("ef_search") != ef:
+                collection.modify(configuration={"hnsw": {"ef_search": ef}})
+        return collection
 
     def _guard(self, what: str, fn, *args, **kwargs):
         try:
