@@ -164,39 +164,50 @@ class HeadingIndex:
     def __init__(self, text: str, known: tuple[tuple[int, int], ...] | None = None) -> None:
         self.text = text
         self.lo = self.hi = 0  # headings are known for text[lo:hi]; lo and hi are block boundaries
-        self.spans: list[tuple[int, int]] = []
+        spans: list[tuple[int, int]] = []
         if known is not None:  # all of them, as found at ingest
-            self.hi, self.spans = len(text) + 1, list(known)
+            self.hi, spans = len(text) + 1, list(known)
+        # the spans with their ends, which lookups bisect (a key function costs 3x a call), replaced
+        # together so that a reader on another thread never sees one without the other
+        self._known = (spans, [e for _, e in spans])
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        return self._known[0]
 
     def before(self, pos: int) -> tuple[int, int] | None:
         """The last heading ending at or before `pos` (None when there is none)."""
         reach = HEADING_SCAN
         while True:
             self._cover(max(0, pos - reach), pos)
-            i = bisect.bisect_right(self.spans, pos, key=lambda s: s[1]) - 1
+            spans, ends = self._known
+            i = bisect.bisect_right(ends, pos) - 1
             if i >= 0 or self.lo == 0:
-                return self.spans[i] if i >= 0 else None
+                return spans[i] if i >= 0 else None
             reach *= 2
 
     def ends_at(self, pos: int) -> bool:
         """True when a heading ends exactly at `pos`."""
         self._cover(pos, pos)
-        i = bisect.bisect_left(self.spans, pos, key=lambda s: s[1])
-        return i < len(self.spans) and self.spans[i][1] == pos
+        ends = self._known[1]
+        i = bisect.bisect_left(ends, pos)
+        return i < len(ends) and ends[i] == pos
 
     def _cover(self, lo: int, hi: int) -> None:
         if self.lo <= lo and hi < self.hi:
             return  # known already
         lo, hi = self._boundary_before(lo), self._boundary_after(hi)
-        if self.hi == 0:  # nothing known yet
-            self.lo, self.hi, self.spans = lo, hi, headings(self.text, lo, hi)
-            return
-        if lo < self.lo:
-            self.spans = headings(self.text, lo, self.lo) + self.spans
-            self.lo = lo
-        if hi > self.hi:
-            self.spans += headings(self.text, self.hi, hi)
-            self.hi = hi
+        known_lo, known_hi, spans = self.lo, self.hi, self.spans
+        if known_hi == 0:  # nothing known yet
+            known_lo, known_hi, spans = lo, hi, headings(self.text, lo, hi)
+        if lo < known_lo:
+            spans = headings(self.text, lo, known_lo) + spans
+            known_lo = lo
+        if hi > known_hi:
+            spans = spans + headings(self.text, known_hi, hi)
+            known_hi = hi
+        self._known = (spans, [e for _, e in spans])  # first: what lo and hi promise is there
+        self.lo, self.hi = known_lo, known_hi
 
     def _boundary_before(self, pos: int) -> int:
         while pos > 0:

@@ -306,3 +306,39 @@ def test_a_close_form_of_a_word_is_found_as_a_scan_of_the_vocabulary_would():
         stem = w[: max(5, int(len(w) * 0.8))]
         scanned = w in stats.vocabulary or (len(w) >= 5 and any(v.startswith(stem) for v in vocabulary))
         assert stats.knows(word) == scanned, word
+
+
+def test_candidate_terms_and_vectors_built_from_their_sentences_equal_those_of_the_whole_text():
+    """A two-part quote's terms and vector come from its sentences' (the answerer reads each text
+    once); they must equal what reading the whole quote gives, whatever stands between the parts."""
+    import numpy as np
+
+    from rag.answer.base import Evidence
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.answer.units import candidates, units_terms
+    from rag.chunking import normalise
+    from rag.sentences import sentence_spans, terms
+    from rag.stats import CorpusStats
+    from rag.types import Chunk, Document
+
+    from .fakes import HashEmbedder
+
+    text = ("Ferry news\n\nThe Kerran ferry resumed crossings on Tuesday. They are run by Ferrylink Ltd. "
+            "Its captain is Ann Roe. The Σίσυφος sails at noon. It left port.\n\n"
+            "The harbour was dredged in May. Tides were low. It reopened in June. "
+            "(Contributed by Ann Roe in bpo-123.)\n")
+    doc = Document("ferry", "Ferry news", text)
+    spans = tuple(sentence_spans(text))
+    chunk = Chunk("ferry@v:0-1", "ferry", doc.title, text, 0, len(text), 0.0, spans)
+    evidence = Evidence([chunk], {"ferry": doc}, CorpusStats.from_chunks([chunk]))
+    units = candidates(evidence)
+    assert any(u.pair for u in units) and any(u.pair and not text[u.first_end:u.second_start].isspace() for u in units)
+    assert units_terms(units, evidence) == [frozenset(terms(u.text)) for u in units]
+
+    stored = dict(zip([("ferry", s, e) for s, e in spans], HashEmbedder().embed([text[s:e] for s, e in spans])))
+    evidence = Evidence([chunk], {"ferry": doc}, evidence.stats, stored)
+    got = ExtractiveAnswerer(HashEmbedder())._unit_vectors(units, evidence)
+    v = lambda s, e: np.asarray(stored[("ferry", s, e)], dtype=np.float32)  # noqa: E731
+    want = [normalise(v(u.start, u.first_end) + v(u.second_start, u.end)) if u.pair else v(u.start, u.end)
+            for u in units]
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))  # the same bits as row by row
