@@ -67,3 +67,18 @@ def test_fused_search_with_a_filter_returns_passages_of_those_articles_only(assi
 def test_a_filter_naming_an_unknown_article_is_refused_with_its_name(assistant):
     with pytest.raises(QuestionError, match="no-such-article"):
         passages(assistant, "Did the zebra herd cross the river?", ["zebras", "no-such-article"])
+
+
+def test_searches_on_several_threads_at_once_each_get_their_own_passages(assistant):
+    """One fusion retriever serves every search; each thread's sides hold that thread's hits only
+    (with the hits in one shared attribute, this failed two runs in three)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["Did the zebra herd cross the river?", "When do the bakery ovens run?", "Why was the crossing closed?",
+                 "Where do zebras graze?", "What bread does the bakery sell?"] * 8
+    alone = {q: [(p.chunk_id, p.score) for p in assistant.evidence(Question(q, q), None).passages] for q in questions}
+    with ThreadPoolExecutor(5) as pool:
+        together = list(pool.map(lambda q: [(p.chunk_id, p.score)
+                                            for p in assistant.evidence(Question(q, q), None).passages], questions))
+    assert together == [alone[q] for q in questions]
+    assert len(set(map(tuple, alone.values()))) > 1  # the questions find different passages
