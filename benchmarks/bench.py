@@ -5,8 +5,9 @@ embedding model), on the bundled articles and on a large real corpus. Prints a M
     .venv/bin/python benchmarks/bench.py --limit 150 --limit 600 --questions 40
 
 Every measurement runs in a fresh process, so peak memory and cold starts are each command's own
-(peak memory sums the process and its children: an ingest embeds in a child process). Not a test:
-numbers, not pass/fail.
+(peak memory sums the process and its children: an ingest embeds in a child process). Warm latency
+is a server's: each side first answers --warmup questions of their own, untimed, then the timed ones,
+in --rounds alternating runs (the medians are reported). Not a test: numbers, not pass/fail.
 """
 
 from __future__ import annotations
@@ -118,11 +119,13 @@ def questions_for(corpus: Path, n: int) -> list[str]:
 
 
 # --- workers (run in their own process) ----------------------------------------------------------
-def _print_latencies(fn, questions: list[str]) -> None:
-    """Warm up on the first question, then time each one."""
-    fn(questions[0])
+def _print_latencies(fn, questions: dict[str, list[str]]) -> None:
+    """Warm up on questions of their own (a server's state after a while: its caches filled, the
+    index's pages read), then time each of the others."""
+    for q in questions["warmup"]:
+        fn(q)
     lat = []
-    for q in questions:
+    for q in questions["timed"]:
         t = time.perf_counter()
         fn(q)
         lat.append(time.perf_counter() - t)
@@ -197,15 +200,15 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def measure(name: str, corpus: Path, tmp: Path, n_questions: int) -> dict:
+def measure(name: str, corpus: Path, tmp: Path, n_questions: int, n_warmup: int, rounds: int) -> dict:
     print(f"[{name}] corpus {corpus} ...", file=sys.stderr)
     qfile = tmp / f"{name}-questions.json"
-    questions = questions_for(corpus, n_questions)
-    qfile.write_text(json.dumps(questions))
+    questions = questions_for(corpus, n_warmup + n_questions)
+    qfile.write_text(json.dumps({"warmup": questions[:n_warmup], "timed": questions[n_warmup:]}))
     ours_env = {**ENV, "RAG_DATA_DIR": str(tmp / f"{name}-ours"), "RAG_CORPUS_DIR": str(corpus),
                 "RAG_MODEL_CACHE_DIR": str(tmp / "models")}
     rag = [sys.executable, "-m", "rag"]
-    r: dict = {"questions": len(questions)}
+    r: dict = {"questions": n_questions}
 
     ing = run(rag + ["ingest"], ours_env)
     m = re.search(r"(\d+) added.*?(\d+) chunks embedded", ing["out"])
@@ -214,9 +217,6 @@ def measure(name: str, corpus: Path, tmp: Path, n_questions: int) -> dict:
     r["ours_reingest_s"] = run(rag + ["ingest"], ours_env)["wall"]
     cold = [run(rag + ["ask", questions[i]], ours_env) for i in range(3)]
     r["ours_cold_s"] = statistics.median(c["wall"] for c in cold)
-    warm = run(worker("ours-warm", str(tmp / f"{name}-ours"), str(corpus), str(qfile)), ours_env)
-    lat = json.loads(warm["out"].strip().splitlines()[-1])["lat"]
-    r["ours_p50"], r["ours_p95"], r["ours_ask_rss"] = pct(lat, 0.5), pct(lat, 0.95), warm["rss"]
     print(f"[{name}] ours done", file=sys.stderr)
 
     ref_dir = str(tmp / f"{name}-ref")
@@ -227,9 +227,18 @@ def measure(name: str, corpus: Path, tmp: Path, n_questions: int) -> dict:
     r["ref_reingest_s"] = run(worker("ref-ingest", ref_dir + "-again", str(corpus)))["wall"]
     cold = [run(worker("ref-ask", ref_dir, questions[i])) for i in range(3)]
     r["ref_cold_s"] = statistics.median(c["wall"] for c in cold)
-    warm = run(worker("ref-warm", ref_dir, str(qfile)))
-    lat = json.loads(warm["out"].strip().splitlines()[-1])["lat"]
-    r["ref_p50"], r["ref_p95"], r["ref_ask_rss"] = pct(lat, 0.5), pct(lat, 0.95), warm["rss"]
+    # Warm latency in alternating rounds, each side in a fresh process per round: this machine's
+    # speed drifts by 20% within minutes, so one run of each, minutes apart, compares two machines.
+    runs: dict[str, list[dict]] = {"ours": [], "ref": []}
+    for _ in range(rounds):
+        runs["ours"].append(run(worker("ours-warm", str(tmp / f"{name}-ours"), str(corpus), str(qfile)), ours_env))
+        runs["ref"].append(run(worker("ref-warm", ref_dir, str(qfile))))
+    for side, done in runs.items():
+        lats = [json.loads(w["out"].strip().splitlines()[-1])["lat"] for w in done]
+        r[f"{side}_p50"] = statistics.median(pct(lat, 0.5) for lat in lats)
+        r[f"{side}_p95"] = statistics.median(pct(lat, 0.95) for lat in lats)
+        r[f"{side}_p50_rounds"] = [round(pct(lat, 0.5) * 1000, 2) for lat in lats]
+        r[f"{side}_ask_rss"] = max(w["rss"] for w in done)
     print(f"[{name}] reference done: {json.dumps(r)}", file=sys.stderr)  # kept if a later size is cut short
     return r
 
@@ -277,6 +286,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, action="append", help="Python doc pages in a large corpus "
                         "(repeat for several sizes; default 150)")
     parser.add_argument("--questions", type=int, default=60, help="questions for the warm latency")
+    parser.add_argument("--warmup", type=int, default=20, help="other questions asked first, untimed")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating warm runs of each side (median)")
     parser.add_argument("--large", type=Path, default=None, help="another folder of .html/.md/.txt articles")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp_name:
@@ -292,10 +303,15 @@ def main() -> None:
             print("note: apt-get install python3.11-doc for the large corpus; measuring the bundled one only",
                   file=sys.stderr)
         started = time.time()
-        results = {name: measure(name, corpus, tmp, args.questions) for name, corpus in corpora.items()}
+        results = {name: measure(name, corpus, tmp, args.questions, args.warmup, args.rounds)
+                   for name, corpus in corpora.items()}
         print(f"\n{os.cpu_count()} cores; {time.time() - started:.0f}s in all; "
               f"ratio = rag / llama-index; the reference re-embeds everything on a re-run (its default).\n")
         print(table(results))
+        print(f"\nWarm ask: {args.warmup} untimed questions, then {args.questions} timed, in each of {args.rounds} "
+              "alternating rounds per side; p50 and p95 are the rounds' medians. Per-round p50 (ms):")
+        for name, r in results.items():
+            print(f"- {name}: rag {r['ours_p50_rounds']}, llama-index {r['ref_p50_rounds']}")
         names = list(results)
         for small, big in zip(names, names[1:]):
             s, b = results[small], results[big]
