@@ -325,7 +325,8 @@ def _matches(text: str) -> list[str]:
 
 # Per distinct token, not per occurrence: a corpus has far fewer distinct words than words, and
 # these run on every candidate quote of every answer (a cached call is 4x cheaper than the steps).
-@functools.lru_cache(maxsize=1 << 17)
+# 65,536 tokens each (~20 MB at most): 494 doc pages use ~60,000 distinct words.
+@functools.lru_cache(maxsize=1 << 16)
 def _word(match: str) -> str:
     return match.strip("'.").removesuffix("'s")
 
@@ -351,13 +352,13 @@ def terms_of(ws: list[str]) -> list[str]:
     return [t for t in map(_term, ws) if t is not None]
 
 
-@functools.lru_cache(maxsize=1 << 17)
+@functools.lru_cache(maxsize=1 << 16)
 def _match_term(match: str) -> str | None:
     word = _word(match)
     return _term(word) if word else None
 
 
-@functools.lru_cache(maxsize=1 << 17)
+@functools.lru_cache(maxsize=1 << 16)
 def _term(w: str) -> str | None:
     """A word's term (None for a stopword)."""
     if w in STOPWORDS:
