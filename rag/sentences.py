@@ -163,51 +163,53 @@ class HeadingIndex:
 
     def __init__(self, text: str, known: tuple[tuple[int, int], ...] | None = None) -> None:
         self.text = text
-        self.lo = self.hi = 0  # headings are known for text[lo:hi]; lo and hi are block boundaries
-        spans: list[tuple[int, int]] = []
-        if known is not None:  # all of them, as found at ingest
-            self.hi, spans = len(text) + 1, list(known)
-        # the spans with their ends, which lookups bisect (a key function costs 3x a call), replaced
-        # together so that a reader on another thread never sees one without the other
-        self._known = (spans, [e for _, e in spans])
+        spans = list(known) if known is not None else []  # all of them, as found at ingest
+        # (lo, hi, spans, ends): the headings of text[lo:hi] (lo and hi are block boundaries) and
+        # their ends, which lookups bisect (a key function costs 3x a call). Replaced whole, under a
+        # lock, so a reader on another thread sees one consistent state, never a mix of two.
+        self._state = (0, len(text) + 1 if known is not None else 0, spans, [e for _, e in spans])
+        self._lock = threading.Lock()
 
     @property
     def spans(self) -> list[tuple[int, int]]:
-        return self._known[0]
+        return self._state[2]
 
     def before(self, pos: int) -> tuple[int, int] | None:
         """The last heading ending at or before `pos` (None when there is none)."""
         reach = HEADING_SCAN
         while True:
-            self._cover(max(0, pos - reach), pos)
-            spans, ends = self._known
+            lo, _, spans, ends = self._cover(max(0, pos - reach), pos)
             i = bisect.bisect_right(ends, pos) - 1
-            if i >= 0 or self.lo == 0:
+            if i >= 0 or lo == 0:
                 return spans[i] if i >= 0 else None
             reach *= 2
 
     def ends_at(self, pos: int) -> bool:
         """True when a heading ends exactly at `pos`."""
-        self._cover(pos, pos)
-        ends = self._known[1]
+        ends = self._cover(pos, pos)[3]
         i = bisect.bisect_left(ends, pos)
         return i < len(ends) and ends[i] == pos
 
-    def _cover(self, lo: int, hi: int) -> None:
-        if self.lo <= lo and hi < self.hi:
-            return  # known already
-        lo, hi = self._boundary_before(lo), self._boundary_after(hi)
-        known_lo, known_hi, spans = self.lo, self.hi, self.spans
-        if known_hi == 0:  # nothing known yet
-            known_lo, known_hi, spans = lo, hi, headings(self.text, lo, hi)
-        if lo < known_lo:
-            spans = headings(self.text, lo, known_lo) + spans
-            known_lo = lo
-        if hi > known_hi:
-            spans = spans + headings(self.text, known_hi, hi)
-            known_hi = hi
-        self._known = (spans, [e for _, e in spans])  # first: what lo and hi promise is there
-        self.lo, self.hi = known_lo, known_hi
+    def _cover(self, lo: int, hi: int) -> tuple[int, int, list[tuple[int, int]], list[int]]:
+        """A state that knows the headings of text[lo:hi] (worked out now if need be)."""
+        state = self._state
+        if state[0] <= lo and hi < state[1]:
+            return state  # known already
+        with self._lock:
+            known_lo, known_hi, spans, _ = state = self._state
+            if known_lo <= lo and hi < known_hi:
+                return state  # another thread worked it out meanwhile
+            lo, hi = self._boundary_before(lo), self._boundary_after(hi)
+            if known_hi == 0:  # nothing known yet
+                known_lo, known_hi, spans = lo, hi, headings(self.text, lo, hi)
+            if lo < known_lo:
+                spans = headings(self.text, lo, known_lo) + spans
+                known_lo = lo
+            if hi > known_hi:
+                spans = spans + headings(self.text, known_hi, hi)
+                known_hi = hi
+            self._state = state = (known_lo, known_hi, spans, [e for _, e in spans])
+            return state
 
     def _boundary_before(self, pos: int) -> int:
         while pos > 0:
@@ -325,7 +327,7 @@ def _matches(text: str) -> list[str]:
 
 # Per distinct token, not per occurrence: a corpus has far fewer distinct words than words, and
 # these run on every candidate quote of every answer (a cached call is 4x cheaper than the steps).
-# 65,536 tokens each (~20 MB at most): 494 doc pages use ~60,000 distinct words.
+# 65,536 tokens each (~20 MB at most): 494 doc pages use ~63,000 distinct words, markup included.
 @functools.lru_cache(maxsize=1 << 16)
 def _word(match: str) -> str:
     return match.strip("'.").removesuffix("'s")

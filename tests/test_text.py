@@ -3,6 +3,7 @@ label/value pairs stay whole, and link- or code-heavy items survive extraction."
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from rag.corpus import read_document
@@ -135,6 +136,42 @@ def test_headings_found_around_a_passage_equal_those_of_the_whole_text():
             i = bisect.bisect_right(ends, pos) - 1
             assert index.before(pos) == (full[i] if i >= 0 else None)
             assert index.ends_at(pos) == (pos in ends)
+
+
+def test_one_heading_index_asked_from_several_threads_at_once_answers_as_the_whole_scan():
+    """Answers on several threads share a document's heading index, each growing it around its
+    own passages: every lookup, and the index left at the end, must equal a scan of the text.
+    (A review forced a lost update in the unlocked version by hand; this run did not hit it.)"""
+    import bisect
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.sentences import HeadingIndex, headings
+
+    text = "".join(f"Part {i}\n\nThe ferry made crossing {i} on time. It was full.\n\n" for i in range(3000))
+    full = headings(text)
+    ends = [e for _, e in full]
+
+    def expected(pos):
+        i = bisect.bisect_right(ends, pos) - 1
+        return full[i] if i >= 0 else None
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads change hands every few bytecodes: races show up
+    try:
+        runs = []
+        for seed in range(5):
+            index = HeadingIndex(text)
+            rng = random.Random(seed)
+            positions = [rng.randrange(len(text) + 1) for _ in range(400)]
+            with ThreadPoolExecutor(8) as pool:
+                runs.append((index, positions, list(pool.map(lambda p, i=index: (i.before(p), i.ends_at(p)), positions))))
+    finally:
+        sys.setswitchinterval(switch)
+    for index, positions, got in runs:
+        assert got == [(expected(p), p in ends) for p in positions]
+        assert [index.before(e) for e in ends] == full  # what the index kept is right everywhere
+        assert all(index.ends_at(e) for e in ends) and len(index.spans) == len(set(index.spans))
 
 
 def test_ingest_stores_each_texts_headings_with_it(tmp_path):
