@@ -203,8 +203,9 @@ class Store:
             embedding_function=None,  # we embed ourselves; Chroma's default would fetch a model
         )
         if kind == "chunks":  # the one searched by vector; ef_search may change on a collection that exists
+            hnsw = (collection.configuration or {}).get("hnsw") or {}  # None on another index type (spann)
             ef = self.settings.chroma_ef_search
-            if (collection.configuration or {}).get("hnsw", {}).get("ef_search") != ef:
+            if hnsw and hnsw.get("ef_search") != ef:
                 collection.modify(configuration={"hnsw": {"ef_search": ef}})
         return collection
 
