@@ -204,6 +204,9 @@ def measure(name: str, corpus: Path, tmp: Path, n_questions: int, n_warmup: int,
     print(f"[{name}] corpus {corpus} ...", file=sys.stderr)
     qfile = tmp / f"{name}-questions.json"
     questions = questions_for(corpus, n_warmup + n_questions)
+    if len(set(questions)) < len(questions):  # the bundled gold set has 89: more repeat, and hit caches
+        print(f"[{name}] note: {len(questions) - len(set(questions))} questions repeat; timed answers may be cached",
+              file=sys.stderr)
     qfile.write_text(json.dumps({"warmup": questions[:n_warmup], "timed": questions[n_warmup:]}))
     ours_env = {**ENV, "RAG_DATA_DIR": str(tmp / f"{name}-ours"), "RAG_CORPUS_DIR": str(corpus),
                 "RAG_MODEL_CACHE_DIR": str(tmp / "models")}

@@ -159,15 +159,13 @@ class ExtractiveAnswerer:
             section = sections.get((unit.doc_id, unit.start))
             if section is None:
                 section = sections[(unit.doc_id, unit.start)] = section_terms(doc, unit.start)
-            lexical = 0.0  # (a loop, not sum() over a generator: a third of the time, the same sum)
-            for t, wt in weighted:
-                if t in u_terms:
-                    lexical += wt
-                elif t in section:
-                    lexical += wt * w.section_context_weight
-                elif t in title:
-                    lexical += wt * w.title_context_weight
-            lexical /= total
+            lexical = sum([  # a list, not a generator: faster, and sum() as before (compensated from 3.12)
+                wt if t in u_terms
+                else wt * w.section_context_weight if t in section
+                else wt * w.title_context_weight if t in title
+                else 0.0
+                for t, wt in weighted
+            ]) / total
             score = w.dense_weight * dense + (1 - w.dense_weight) * lexical
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
