@@ -143,8 +143,9 @@ class Settings(BaseSettings):
     ingest_child_min_bytes: int = Field(
         default=1_000_000, ge=0,
         description="Bytes of files to ingest from which the local model embeds in a child process, where "
-        "the parent's parsing and Chroma writes never hold up its threads (150 pages: 43.3-44.0 s of sync against 45.6-47.1 s). "
-        "Below it (or for a single file), starting the child (~0.5 s, ~230 MB) costs more than it saves. 0: always.",
+        "the parent's parsing and Chroma writes never hold up its threads (150 pages: 43.3-44.0 s of sync "
+        "against 45.6-47.1 s). Below it (or for a single file), starting the child (~0.5 s, ~230 MB) costs more "
+        "than it saves. 0: always.",
     )
     ingest_repeat_cache: int = Field(
         default=20_000, ge=0,
@@ -155,8 +156,8 @@ class Settings(BaseSettings):
     derive_child_min_chunks: int = Field(
         default=2000, ge=0,
         description="Chunks from which a new generation's statistics are built in a child process while BM25 "
-        "is built in this one (both single-threaded Python; 494 pages: 5.7-5.8 s against 7.2 s). Below it, starting the child (~0.3 s) costs "
-        "more than it saves. 0: always.",
+        "is built in this one (both single-threaded Python; 494 pages: 5.7-5.8 s against 7.2 s). Below it, "
+        "starting the child (~0.3 s) costs more than it saves. 0: always.",
     )
 
     # --- chunking and embedding ---------------------------------------------------------------

@@ -170,7 +170,8 @@ class ExtractiveAnswerer:
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
             named, ending, code = _shape(unit.text)
-            if named is not None:  # the label, not the page, is asked: in full ("Editor:") more than in part ("New documentation translations:")
+            # the label, not the page, is asked: in full ("Editor:") more than in part ("New documentation translations:")
+            if named is not None:
                 asked = (named & q_terms) - title
                 if asked:
                     score += w.label_bonus * len(asked) / len(named)

@@ -122,14 +122,13 @@ def unit_terms(unit: Unit) -> frozenset[str]:
 def units_terms(units: list[Unit], evidence: Evidence) -> list[frozenset[str]]:
     """Each unit's terms. A two-part unit whose parts only white space divides has its parts'
     terms together (no word spans white space), so its text is not read again."""
-    alone = {(u.doc_id, u.start, u.end): _text_terms(u.text) for u in units if not u.pair}
+    alone = {(u.doc_id, u.start, u.end): unit_terms(u) for u in units if not u.pair}
     out = []
     for u in units:
         if u.pair:
             head, tail = alone.get((u.doc_id, u.start, u.first_end)), alone.get((u.doc_id, u.second_start, u.end))
             gap = evidence.documents[u.doc_id].text[u.first_end : u.second_start]
-            out.append(head | tail if head is not None and tail is not None and gap.isspace()
-                       else _text_terms(u.text))
+            out.append(head | tail if head is not None and tail is not None and gap.isspace() else unit_terms(u))
         else:
             out.append(alone[(u.doc_id, u.start, u.end)])
     return out
