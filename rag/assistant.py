@@ -59,6 +59,7 @@ class Assistant:
     def close(self) -> None:
         """Release the store handles and the embedding model; a later question reopens them."""
         self._generations.close()
+        self.retriever.close()
         close = getattr(self._raw_embedder, "close", None)  # fakes hold nothing to release
         if close is not None:
             close()

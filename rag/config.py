@@ -197,6 +197,11 @@ class Settings(BaseSettings):
         default=20, ge=1, le=200,
         description="Passages each retriever (dense, BM25) returns before fusion: more than top_k, so that fusion can choose.",
     )
+    lexical_threads: int = Field(
+        default=4, ge=1, le=64,
+        description="Threads that run BM25 searches while their questions are embedded: one per question at "
+        "once; beyond this many concurrent questions, a BM25 search waits for a free thread.",
+    )
 
     # --- answering -----------------------------------------------------------------------------
     max_question_chars: int = Field(

@@ -7,6 +7,7 @@ import inspect
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -75,3 +76,4 @@ def test_a_closed_assistant_opens_the_store_again_on_the_next_question(tmp_path)
     again = assistant.ask("What share of Russia's microelectronics came from China in 2023?")
     assistant.close()
     assert again.text == first.text and again.citations == first.citations
+    assert not [t for t in threading.enumerate() if t.name.startswith("rag-bm25")]  # close stops the search threads
