@@ -23,7 +23,7 @@ from ..sentences import QUESTION_WORDS, terms
 from ..types import Answer, Citation, Delta, Event, Turn
 from . import checks, direct
 from .base import NOT_MENTIONED, NOT_NEAR, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
-from .units import Unit, candidates, is_heading, section_terms, under_headings, units_terms
+from .units import Unit, candidates, structure, under_headings, units_terms
 
 _NUMBER = re.compile(
     r"\d|\b(?:once|two|three|four|five|six|seven|eight|nine|ten|dozen|half|hundred|thousand|million|billion|"
@@ -150,15 +150,13 @@ class ExtractiveAnswerer:
         ranked = []
         docs = {d: evidence.documents[d] for d in {u.doc_id for u in units}}
         titles = {d: frozenset(terms(doc.title)) for d, doc in docs.items()}
-        sections: dict[tuple[str, int], frozenset[str]] = {}  # a single and its pairs share a start
+        structures = {d: structure(doc) for d, doc in docs.items()}
         for unit, dense, u_terms in zip(units, dense_scores.tolist(), units_terms(units, evidence)):
             if not u_terms - q_terms:
                 continue  # it only echoes the question (a heading, a title): it cannot answer it
-            doc = docs[unit.doc_id]
             title = titles[unit.doc_id]
-            section = sections.get((unit.doc_id, unit.start))
-            if section is None:
-                section = sections[(unit.doc_id, unit.start)] = section_terms(doc, unit.start)
+            shape = structures[unit.doc_id]
+            section = shape.section_terms(unit.start)
             lexical = sum([  # a list, not a generator: faster, and sum() as before (compensated from 3.12)
                 wt if t in u_terms
                 else wt * w.section_context_weight if t in section
@@ -179,7 +177,7 @@ class ExtractiveAnswerer:
                 score -= w.question_penalty
             elif ending == ":":
                 score -= w.lead_in_penalty
-            elif named is None and is_heading(doc, unit):
+            elif named is None and shape.is_heading(unit.end):
                 score -= w.heading_penalty
             if code:
                 score -= w.code_penalty
@@ -210,7 +208,7 @@ class ExtractiveAnswerer:
         stored = evidence.sentence_vectors
         missing = [k for k in at if k not in stored]
         fresh = dict(zip(missing, self.embedder.embed([evidence.documents[d].text[s:e] for d, s, e in missing])))
-        matrix = np.vstack([np.asarray(fresh[k] if k in fresh else stored[k], dtype=np.float32) for k in at])
+        matrix = np.array([fresh[k] if k in fresh else stored[k] for k in at], dtype=np.float32)  # 3x vstack's speed
         rows, other = np.array(first), np.array(second)
         out = matrix[rows]
         paired = other >= 0
