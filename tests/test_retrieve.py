@@ -82,3 +82,19 @@ def test_searches_on_several_threads_at_once_each_get_their_own_passages(assista
                                             for p in assistant.evidence(Question(q, q), None).passages], questions))
     assert together == [alone[q] for q in questions]
     assert len(set(map(tuple, alone.values()))) > 1  # the questions find different passages
+
+
+def test_closing_the_retriever_while_others_search_fails_none_of_them(assistant):
+    """BM25 runs on the retriever's own threads; close() stops them, and a search that comes
+    after (or during) a close starts them again rather than failing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["Did the zebra herd cross the river?", "When do the bakery ovens run?"] * 20
+    alone = {q: [p.chunk_id for p in assistant.evidence(Question(q, q), None).passages] for q in set(questions)}
+
+    def search(q: str) -> list[str]:
+        assistant.retriever.close()  # as another thread might, at any moment
+        return [p.chunk_id for p in assistant.evidence(Question(q, q), None).passages]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(search, questions)) == [alone[q] for q in questions]
