@@ -38,6 +38,7 @@ LAYOUT = "v3"  # v2: versioned rows; v3: sentence vectors inside chunk rows. Old
 _KINDS = ("pointers", "texts", "chunks", "state")
 _CHUNK_BATCH = 500  # chunk rows per write: each carries ~30 KB of sentence vectors
 _OPENING = threading.Lock()  # Chroma's per-process registry of embedded stores is not thread-safe
+CHROMA_DEFAULT_EF_SEARCH = 100  # what a chunks collection made before rag set ef_search has
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,10 @@ class Store:
         if kind == "chunks":  # the one searched by vector; ef_search may change on a collection that exists
             hnsw = (collection.configuration or {}).get("hnsw") or {}  # None on another index type (spann)
             ef = self.settings.chroma_ef_search
-            if hnsw and hnsw.get("ef_search") != ef:
+            # A collection at Chroma's default (made by an older rag) takes rag's; one set on purpose
+            # is changed only on purpose, so processes configured differently do not flip it back and forth.
+            chosen = "chroma_ef_search" in self.settings.model_fields_set
+            if hnsw and hnsw.get("ef_search") != ef and (chosen or hnsw.get("ef_search") == CHROMA_DEFAULT_EF_SEARCH):
                 collection.modify(configuration={"hnsw": {"ef_search": ef}})
         return collection
 

@@ -121,18 +121,24 @@ def test_a_running_reader_finds_the_vectors_another_writer_added(tmp_path):
 
 def test_the_dense_search_breadth_is_set_on_new_and_existing_chunk_collections(tmp_path):
     """Chroma's default ef_search (100) missed the nearest chunk in some processes at 150 pages:
-    the setting reaches a new collection and one made before it changed, and searches still work."""
+    rag's reaches a new collection and one made at Chroma's default; a breadth set on purpose is
+    changed only on purpose (not back and forth by processes configured differently)."""
     write(tmp_path / "a" / "ferry.md", "Ferry news\n\nThe Kerran ferry resumed its schedule on Tuesday.\n")
-    first = make(tmp_path, chroma_ef_search=123)
-    first.ingest([tmp_path / "a"])
-    chunks = first.store._cols["chunks"]
-    assert chunks.configuration["hnsw"]["ef_search"] == 123
+    old = make(tmp_path, chroma_ef_search=100)  # as a store made before rag set it
+    old.ingest([tmp_path / "a"])
+    assert old.store._cols["chunks"].configuration["hnsw"]["ef_search"] == 100
     again = make(tmp_path)  # the default, on the collection as it is
     chunks = again.store._cols["chunks"]
     assert chunks.configuration["hnsw"]["ef_search"] == Settings().chroma_ef_search == 400
     assert again.store._client.get_collection(chunks.name).configuration["hnsw"]["ef_search"] == 400  # kept
     vector = HashEmbedder().embed(["The Kerran ferry resumed its schedule on Tuesday."])[0]
     assert [c.doc_id for c, _ in again.store.query(vector, 1)] == ["ferry"]
+    chosen = make(tmp_path, chroma_ef_search=123)
+    assert chosen.store._cols["chunks"].configuration["hnsw"]["ef_search"] == 123
+    assert make(tmp_path).store._cols["chunks"].configuration["hnsw"]["ef_search"] == 123  # left as chosen
+    fresh = make(tmp_path / "other", chroma_ef_search=321)
+    fresh.ingest([tmp_path / "a"])
+    assert fresh.store._cols["chunks"].configuration["hnsw"]["ef_search"] == 321
 
 
 def _ferry(tmp_path) -> Assistant:
