@@ -98,3 +98,16 @@ def test_closing_the_retriever_while_others_search_fails_none_of_them(assistant)
 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(search, questions)) == [alone[q] for q in questions]
+
+
+def test_with_every_search_thread_busy_a_search_runs_on_the_asking_thread(assistant, monkeypatch):
+    """More questions at once than `lexical_threads`: BM25 runs where the question is asked
+    rather than waiting for a thread, and finds the same passages."""
+    q = "Did the zebra herd cross the river?"
+    expected = [(p.chunk_id, p.score) for p in assistant.evidence(Question(q, q), None).passages]
+    retriever = assistant.retriever
+    monkeypatch.setattr(retriever, "_lexical_busy", retriever.settings.lexical_threads)
+    called = []
+    monkeypatch.setattr(retriever, "_lexical_done", lambda f: called.append(f))  # not used on this path
+    found = [(p.chunk_id, p.score) for p in assistant.evidence(Question(q, q), None).passages]
+    assert found == expected and not called and retriever._lexical_busy == retriever.settings.lexical_threads
