@@ -200,7 +200,7 @@ class Settings(BaseSettings):
     lexical_threads: int = Field(
         default=4, ge=1, le=64,
         description="Threads that run BM25 searches while their questions are embedded: one per question at "
-        "once; beyond this many concurrent questions, a BM25 search waits for a free thread.",
+        "once; beyond this many concurrent questions, a BM25 search runs on the asking thread instead.",
     )
 
     # --- answering -----------------------------------------------------------------------------

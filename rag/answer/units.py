@@ -85,18 +85,18 @@ def under_headings(units: list[Unit], evidence: Evidence, noun: str) -> list[Uni
     Runtime Mode" over "The new -X utf8 command line option ..."), when the heading holds what is
     asked and the sentence does not."""
     wanted = stem(noun)
-    docs = {d: evidence.documents[d] for d in {u.doc_id for u in units}}
+    shapes = {d: structure(evidence.documents[d]) for d in {u.doc_id for u in units}}
     out = []
     for u in units:
         if u.pair:
             continue
-        doc = docs[u.doc_id]
-        found = structure(doc).heading_of(u.start)
+        shape = shapes[u.doc_id]
+        found = shape.heading_of(u.start)
         if not found or wanted not in found[1] or wanted in unit_terms(u):
             continue
         (hs, he), _ = found
         if u.start - he <= HEADING_REACH:
-            out.append(Unit(u.doc_id, hs, u.end, doc.text[hs:u.end], True, False, he, u.start))
+            out.append(Unit(u.doc_id, hs, u.end, shape.text[hs:u.end], True, False, he, u.start))
     return out
 
 
@@ -108,10 +108,6 @@ def heading_of(doc: Document, start: int) -> tuple[tuple[int, int], frozenset[st
 def section_terms(doc: Document, start: int) -> frozenset[str]:
     """The terms of the heading the text at `start` stands under (none before the first)."""
     return structure(doc).section_terms(start)
-
-
-def is_heading(doc: Document, unit: Unit) -> bool:
-    return structure(doc).is_heading(unit.end)
 
 
 _NOT_LOOKED_UP = object()
