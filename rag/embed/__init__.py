@@ -14,7 +14,7 @@ def build_embedder(settings: Settings) -> Embedder:
     kind, _, model = settings.embed_model.partition(":")
     if kind == "local" and model in ("all-MiniLM-L6-v2", ""):
         return MiniLMEmbedder(batch_size=settings.embed_batch_size, cache_dir=settings.model_cache_dir,
-                              precision=settings.embed_precision)
+                              precision=settings.embed_precision, single_run_threads=settings.embed_question_threads)
     if kind == "openai" and model:
         if not settings.llm_configured:
             raise ConfigError("RAG_EMBED_MODEL=openai:... needs OPENAI_API_KEY or OPENAI_BASE_URL")

