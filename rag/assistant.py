@@ -211,9 +211,8 @@ class Assistant:
                 if attempt == 2:
                     raise
                 continue
-            spans = list(dict.fromkeys((p.doc_id, s, e) for p in passages for s, e in p.sentences))
             evidence = Evidence(
-                passages=passages, documents=documents, stats=index.stats, sentence_vectors=index.sentence_vectors(spans)
+                passages=passages, documents=documents, stats=index.stats, sentence_vectors=index.passage_vectors(passages)
             )
             return evidence, index.generation
         raise AssertionError("unreachable")

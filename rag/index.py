@@ -151,10 +151,9 @@ class Index:
         return self.lexical.chunk(chunk_id) if self.lexical is not None else None
 
     def sentence_vectors(self, spans: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
-        """Stored vectors of the pinned versions' sentences: from this generation's memory map, or
-        else read with the chunk rows that hold them (one read for all, then kept). Any that cannot
-        be read are left out (the answerer embeds those itself), so a busy store slows an answer
-        but never fails it."""
+        """Stored vectors of the pinned versions' sentences, by (doc_id, start, end), read with the
+        chunks that hold them. Any that cannot be read are left out (the answerer embeds those
+        itself), so a busy store slows an answer but never fails it."""
         if self.lexical is None:
             return {}
         holder: dict[tuple[str, int, int], str] = {}
@@ -163,15 +162,41 @@ class Index:
                 cid = self.lexical.holding(d, s, e)
                 if cid is not None:
                     holder[(d, s, e)] = cid
+        found = self.chunk_vectors(set(holder.values()))
+        out = {}
+        for (d, s, e), cid in holder.items():
+            vec = found.get(cid, {}).get((s, e))
+            if vec is not None:
+                out[(d, s, e)] = vec
+        return out
+
+    def passage_vectors(self, passages: Sequence[Chunk]) -> dict[tuple[str, int, int], Any]:
+        """`sentence_vectors` of passages found in this generation: each is one of its chunks, so
+        its sentences' vectors are read by its id, with no search for a chunk that holds each one
+        (0.3 ms of every answer at 150 pages)."""
+        found = self.chunk_vectors(dict.fromkeys(p.chunk_id for p in passages))
+        out = {}
+        for p in passages:
+            for (s, e), vec in found.get(p.chunk_id, {}).items():
+                out[(p.doc_id, s, e)] = vec
+        return out
+
+    def chunk_vectors(self, chunk_ids: Iterable[str]) -> dict[str, dict[tuple[int, int], Any]]:
+        """The sentence vectors of chunks of this generation, by chunk id and then offsets: from
+        its memory map, or else read with the chunk rows (one read for all, then kept). Unknown
+        or unreadable chunks are left out."""
+        if self.lexical is None:
+            return {}
+        wanted = [cid for cid in chunk_ids if self.lexical.chunk(cid) is not None]
         with self._lock:
-            found = {cid: self._vectors[cid] for cid in set(holder.values()) if cid in self._vectors}
+            found = {cid: self._vectors[cid] for cid in wanted if cid in self._vectors}
         if self.vectors is not None:  # the memory map of this generation's vectors
-            for cid in set(holder.values()) - set(found):
-                chunk = self.lexical.chunk(cid)
-                mapped = self.vectors.of(cid, chunk.sentences) if chunk is not None else None
-                if mapped is not None:
-                    found[cid] = mapped
-        missing = sorted(set(holder.values()) - set(found))
+            for cid in wanted:
+                if cid not in found:
+                    mapped = self.vectors.of(cid, self.lexical.chunk(cid).sentences)
+                    if mapped is not None:
+                        found[cid] = mapped
+        missing = sorted(set(wanted) - set(found))
         if missing:
             try:
                 fetched = self.store.sentence_vectors(missing)
@@ -180,12 +205,7 @@ class Index:
             with self._lock:
                 self._vectors.update(fetched)
             found.update(fetched)
-        out = {}
-        for (d, s, e), cid in holder.items():
-            vec = found.get(cid, {}).get((s, e))
-            if vec is not None:
-                out[(d, s, e)] = vec
-        return out
+        return found
 
 
 class PinnedDocuments(Mapping[str, Document]):
