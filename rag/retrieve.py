@@ -56,6 +56,12 @@ def chunk_node(chunk: Chunk, text: str, sentences: bool = True) -> TextNode:
     return node
 
 
+def _hit_node(chunk: Chunk, text: str) -> TextNode:
+    """A hit as fusion sees it: the same hash as `chunk_node(..., sentences=False)` (text and
+    metadata), without what fusion never reads (twice as fast to make; 40 per question)."""
+    return TextNode(id_=chunk.chunk_id, text=text, metadata={"title": chunk.title, "start": chunk.start, "end": chunk.end})
+
+
 class Lexical:
     """BM25 over the chunks of one generation, and the table that turns a hit into a chunk
     without parsing any stored JSON."""
@@ -263,7 +269,7 @@ class HybridRetriever:
             for c, score in pairs:
                 text = docs[c.doc_id].text[c.start : c.end]
                 by_id[c.chunk_id] = Chunk(c.chunk_id, c.doc_id, c.title, text, c.start, c.end, 0.0, c.sentences)
-                out.append(NodeWithScore(node=chunk_node(c, text, sentences=False), score=score))
+                out.append(NodeWithScore(node=_hit_node(c, text), score=score))
             return out
 
         self._sides[0].set(hits(dense))
