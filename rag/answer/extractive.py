@@ -151,20 +151,23 @@ class ExtractiveAnswerer:
         docs = {d: evidence.documents[d] for d in {u.doc_id for u in units}}
         titles = {d: frozenset(terms(doc.title)) for d, doc in docs.items()}
         structures = {d: structure(doc) for d, doc in docs.items()}
+        # the weights as locals: read ~250 times per question each, a model attribute costs 3x a local
+        dense_w, section_w, title_w = w.dense_weight, w.section_context_weight, w.title_context_weight
+        lexical_w = 1 - dense_w
         for unit, dense, u_terms in zip(units, dense_scores.tolist(), units_terms(units, evidence)):
-            if not u_terms - q_terms:
+            if u_terms <= q_terms:
                 continue  # it only echoes the question (a heading, a title): it cannot answer it
             title = titles[unit.doc_id]
             shape = structures[unit.doc_id]
             section = shape.section_terms(unit.start)
             lexical = sum([  # a list, not a generator: faster, and sum() as before (compensated from 3.12)
                 wt if t in u_terms
-                else wt * w.section_context_weight if t in section
-                else wt * w.title_context_weight if t in title
+                else wt * section_w if t in section
+                else wt * title_w if t in title
                 else 0.0
                 for t, wt in weighted
             ]) / total
-            score = w.dense_weight * dense + (1 - w.dense_weight) * lexical
+            score = dense_w * dense + lexical_w * lexical
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
             named, ending, code = _shape(unit.text)
