@@ -57,6 +57,24 @@ def test_a_truncated_model_file_is_made_again(minilm, tmp_path, precision):
     assert np.abs(vector - reference).max() < 1e-5
 
 
+def test_a_question_runs_on_all_cores_and_an_ingest_one_single_threaded_batch_per_core(model_cache):
+    """A call that is one batch (a question) runs on a multi-threaded session, the only one a
+    process that just answers opens; a call of several batches opens a single-threaded one and
+    runs its batches side by side. A question's vector is the same bits either way."""
+    question = "Which companies sent machine tools to Russia?"
+    two = MiniLMEmbedder(cache_dir=model_cache, single_run_threads=2)
+    one = MiniLMEmbedder(cache_dir=model_cache, single_run_threads=1)
+    assert np.array_equal(two.embed([question]), one.embed([question]))
+    assert list(two._sessions) == [2] and list(one._sessions) == [1]
+    assert two._sessions[2].get_session_options().intra_op_num_threads == 2
+    texts = _sentences()[:300]
+    assert len(two.plan(texts)) > 1
+    assert np.array_equal(two.embed(texts), one.embed(texts))  # batches: single-threaded in both
+    assert sorted(two._sessions) == [1, 2]
+    assert two._sessions[1].get_session_options().intra_op_num_threads == 1
+    assert two.factory()().single_run_threads == 2  # an ingest's child is configured alike
+
+
 def test_the_precision_is_checked():
     with pytest.raises(ValueError, match="int8 or fp32"):
         MiniLMEmbedder(precision="fp16")
