@@ -285,8 +285,9 @@ class Store:
         read: each chunk carries its id's document, offsets and version, nothing more (the pinned
         generation's table has the rest)."""
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids else None
+        query = np.asarray(vector, dtype=np.float32)  # as Chroma keeps it: a list of floats is converted back
         result = self._guard(  # Chroma returns fewer than k when it has fewer
-            "search chunks", self._cols["chunks"].query, query_embeddings=[list(map(float, vector))], n_results=k,
+            "search chunks", self._cols["chunks"].query, query_embeddings=[query], n_results=k,
             where=where, include=["distances"],
         )
         out = []
