@@ -168,8 +168,10 @@ class MiniLMEmbedder(BatchingEmbedder):
 
     def factory(self) -> "functools.partial[MiniLMEmbedder]":
         """How to make this same embedder elsewhere (an ingest's child process)."""
+        # single-threaded even for one batch: the child's runs share the cores with the parsing
+        # process beside it, and it holds one session (~60 MB) instead of two
         return functools.partial(MiniLMEmbedder, batch_size=self.batch_size, cache_dir=self.cache_dir,
-                                 precision=self.precision, single_run_threads=self.single_run_threads)
+                                 precision=self.precision, single_run_threads=1)
 
     def warm_up(self) -> None:
         """Load the model now rather than at the first text (an ingest does it while parsing)."""
