@@ -115,7 +115,7 @@ def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
         if distance(best) > NEAR_CHARS or distance(ordered[1]) - distance(best) < NEAR_CHARS / 2:
             return None
     if kind == "name":
-        return _coordinated(sentence, best, ordered + _names(sentence))
+        return _coordinated(sentence, best, ordered + list(_names(sentence)))
     return _extend(sentence, best, question) if kind in ("number", "duration") else best
 
 
@@ -202,7 +202,8 @@ def _doing(sentence: str, start: int) -> set[str]:
     return set(terms(" ".join(words(head)[-2:])))
 
 
-def _names(sentence: str) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=20_000)  # by text alone: retrieved passages recur from question to question
+def _names(sentence: str) -> tuple[tuple[int, int], ...]:
     label = _LABEL.match(sentence)
     if label and len(words(label.group(1))) <= 3 and re.search(r"[A-Z]", label.group(2)) and (
         len(label.group(2).split()) <= LABEL_VALUE_WORDS
@@ -210,7 +211,7 @@ def _names(sentence: str) -> list[tuple[int, int]]:
         start, end = label.span(2)
         while end > start and sentence[end - 1] in " ,;.":
             end -= 1
-        return [(start, end)]
+        return ((start, end),)
     firsts = {m.end() for m in _SENTENCE_START.finditer(sentence)}
     found = [m.span() for m in _CODE.finditer(sentence)]
     for m in _NAME_RUN.finditer(sentence):
@@ -220,7 +221,7 @@ def _names(sentence: str) -> list[tuple[int, int]]:
         if _DATE.fullmatch(m.group()):
             continue  # "Thursday", "April" are dates, not names
         found.append(m.span())
-    return found
+    return tuple(found)
 
 
 # Kinds of thing documentation names in lower case ("the asyncio module", "the filemode argument").
@@ -256,16 +257,12 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
     found_noun = asked_noun(question)
     if not found_noun:
         return []
-    noun = re.escape(found_noun)
-    patterns = (
-        (rf"(\w[\w.]*\w(?:\(\))?|\w),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
-        (rf"\b{noun}s?,\s+(\w[\w.]*\w(?:\(\))?|\w)", False),  # "a new module, graphlib,"
-        (rf"\b{noun}s?\s+(\w[\w.]*\w(?:\(\))?|\w)", True),  # "firms iRay Technology"
-        (rf"(\w[\w.]*\w(?:\(\))?|\w)(?:\s+\([^()]{{1,20}}\))?\s+{noun}s?\b", False),  # "the asyncio module", "tau (τ) constant"
-    )
+    anywhere, patterns = _apposition_patterns(found_noun)
+    if not anywhere.search(sentence):
+        return []  # every pattern holds the noun as a word: most sentences do not (the scans cost 120 us a sentence)
     for pattern, strict in patterns:
         found = []
-        for hit in re.finditer(pattern, sentence, re.I):
+        for hit in pattern.finditer(sentence):
             word = hit.group(1)
             if strict and re.fullmatch(r"\d[\d.]*", word) and hit.start() < hit.start(1):
                 found.append((hit.start(), hit.end(1)))  # "PEP 557", "version 3.9"
@@ -273,7 +270,7 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
             if word.lower() in _NOT_NAMES or word.lower() in STOPWORDS or word.isdigit():
                 continue
             looks_named = word != word.lower() or re.search(r"[._()\d]", word)
-            if (strict or pattern == patterns[-1][0] and stem(found_noun) not in _CODE_KINDS) and not looks_named:
+            if (strict or pattern is patterns[-1][0] and stem(found_noun) not in _CODE_KINDS) and not looks_named:
                 continue  # without a comma, only a word that looks like a name, or code ("the asyncio module")
             run = _LOOSE_RUN.match(sentence, hit.start(1))
             span = (hit.start(1), run.end()) if run and word != word.lower() else hit.span(1)
@@ -281,6 +278,20 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
         if found:
             return found
     return []
+
+
+@functools.lru_cache(maxsize=256)
+def _apposition_patterns(found_noun: str) -> tuple[re.Pattern[str], tuple[tuple[re.Pattern[str], bool], ...]]:
+    """`_appositions`' patterns for one asked noun, compiled once, and the noun as a word (each holds it)."""
+    noun = re.escape(found_noun)
+    patterns = (
+        (rf"(\w[\w.]*\w(?:\(\))?|\w),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
+        (rf"\b{noun}s?,\s+(\w[\w.]*\w(?:\(\))?|\w)", False),  # "a new module, graphlib,"
+        (rf"\b{noun}s?\s+(\w[\w.]*\w(?:\(\))?|\w)", True),  # "firms iRay Technology"
+        (rf"(\w[\w.]*\w(?:\(\))?|\w)(?:\s+\([^()]{{1,20}}\))?\s+{noun}s?\b", False),  # "the asyncio module", "tau (τ) constant"
+    )
+    # each pattern holds the noun as a word of its own (after white space or \b, before s?\b, "," or \s)
+    return re.compile(rf"\b{noun}s?\b", re.I), tuple((re.compile(p, re.I), strict) for p, strict in patterns)
 
 
 _BEFORE_AND = re.compile(r"(?:^|(?<=\s))([A-Z\d][\w.]*\w(?:\(\))?)(?:,\s*|\s+and\s+|\s+or\s+)(?:the\s+)?$")
@@ -322,7 +333,15 @@ def _new_name(text: str, asked: frozenset[str]) -> bool:
 
 def _anchors(sentence: str, question: str) -> list[int]:
     q_terms = _question_terms(question)
-    return [m.start() for m in re.finditer(r"[\w’']+", sentence) if q_terms & set(terms(m.group()))]
+    return [m.start() for m in _TOKEN.finditer(sentence) if q_terms & _token_terms(m.group())]
+
+
+_TOKEN = re.compile(r"[\w’']+")
+
+
+@functools.lru_cache(maxsize=1 << 16)  # per distinct token: a sentence's ~30 cost 100 us uncached
+def _token_terms(token: str) -> frozenset[str]:
+    return frozenset(terms(token))
 
 
 def _extend(sentence: str, span: tuple[int, int], question: str) -> tuple[int, int]:
