@@ -150,30 +150,12 @@ class Index:
         """A chunk of a pinned version by id (offsets, title and sentences; no text), or None."""
         return self.lexical.chunk(chunk_id) if self.lexical is not None else None
 
-    def sentence_vectors(self, spans: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
-        """Stored vectors of the pinned versions' sentences, by (doc_id, start, end), read with the
-        chunks that hold them. Any that cannot be read are left out (the answerer embeds those
-        itself), so a busy store slows an answer but never fails it."""
-        if self.lexical is None:
-            return {}
-        holder: dict[tuple[str, int, int], str] = {}
-        for d, s, e in spans:
-            if d in self.manifest:
-                cid = self.lexical.holding(d, s, e)
-                if cid is not None:
-                    holder[(d, s, e)] = cid
-        found = self.chunk_vectors(set(holder.values()))
-        out = {}
-        for (d, s, e), cid in holder.items():
-            vec = found.get(cid, {}).get((s, e))
-            if vec is not None:
-                out[(d, s, e)] = vec
-        return out
-
     def passage_vectors(self, passages: Sequence[Chunk]) -> dict[tuple[str, int, int], Any]:
-        """`sentence_vectors` of passages found in this generation: each is one of its chunks, so
-        its sentences' vectors are read by its id, with no search for a chunk that holds each one
-        (0.3 ms of every answer at 150 pages)."""
+        """Stored vectors of the sentences of passages found in this generation, by (doc_id, start,
+        end). Each passage is one of its chunks, so its vectors are read by its id (a search for the
+        chunk that holds each sentence cost 0.3 ms of every answer at 150 pages). Any that cannot be
+        read are left out (the answerer embeds those itself), so a busy store slows an answer but
+        never fails it."""
         found = self.chunk_vectors(dict.fromkeys(p.chunk_id for p in passages))
         out = {}
         for p in passages:
@@ -187,13 +169,13 @@ class Index:
         or unreadable chunks are left out."""
         if self.lexical is None:
             return {}
-        wanted = [cid for cid in chunk_ids if self.lexical.chunk(cid) is not None]
+        wanted = {cid: chunk for cid in chunk_ids if (chunk := self.lexical.chunk(cid)) is not None}
         with self._lock:
             found = {cid: self._vectors[cid] for cid in wanted if cid in self._vectors}
         if self.vectors is not None:  # the memory map of this generation's vectors
-            for cid in wanted:
+            for cid, chunk in wanted.items():
                 if cid not in found:
-                    mapped = self.vectors.of(cid, self.lexical.chunk(cid).sentences)
+                    mapped = self.vectors.of(cid, chunk.sentences)
                     if mapped is not None:
                         found[cid] = mapped
         missing = sorted(set(wanted) - set(found))

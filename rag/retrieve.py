@@ -7,7 +7,6 @@ from the pinned document text, so a passage's offsets always point into the text
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import io
 import json
@@ -73,26 +72,11 @@ class Lexical:
         for i, c in enumerate(table):
             self._doc_index.setdefault(c.doc_id, []).append(i)
             self._by_id[c.chunk_id] = i
-        for rows in self._doc_index.values():
-            rows.sort(key=lambda i: (table[i].start, table[i].end))
-        self._starts = {d: [table[i].start for i in rows] for d, rows in self._doc_index.items()}
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         """The chunk row of this generation with that id (no text), or None."""
         i = self._by_id.get(chunk_id)
         return None if i is None else self.table[i]
-
-    def holding(self, doc_id: str, start: int, end: int) -> str | None:
-        """The id of a chunk of this generation that holds document offsets start..end. Chunks are
-        runs of sentences in order, so the last one starting at or before `start` reaches furthest."""
-        rows = self._doc_index.get(doc_id)
-        if not rows:
-            return None
-        at = bisect.bisect_right(self._starts[doc_id], start) - 1
-        if at < 0:
-            return None
-        c = self.table[rows[at]]
-        return c.chunk_id if c.end >= end else None
 
     @classmethod
     def build(cls, chunks: list[Chunk]) -> "Lexical | None":

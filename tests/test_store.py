@@ -161,7 +161,7 @@ def test_sentence_vectors_come_back_with_their_chunk_rows_and_equal_a_fresh_embe
     index = assistant._current()
     doc = assistant.document("ferry")
     spans = [("ferry", s, e) for s, e in sentence_spans(doc.text)]
-    vectors = index.sentence_vectors(spans)
+    vectors = index.passage_vectors(index.lexical.table)  # every chunk, as a search finds them
     assert set(vectors) == set(spans)  # every sentence, whichever chunk (overlapping ones too) holds it
     fresh = HashEmbedder().embed([doc.text[s:e] for _, s, e in spans])
     assert all(np.allclose(vectors[k], v, atol=1e-6) for k, v in zip(spans, fresh))
