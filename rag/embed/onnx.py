@@ -252,14 +252,11 @@ def _cores() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    try:
-        import psutil
+    import psutil
 
-        physical = psutil.cpu_count(logical=False)
-        if physical:
-            cpus = min(cpus, physical)
-    except ImportError:
-        pass
+    physical = psutil.cpu_count(logical=False)  # None where the platform does not say
+    if physical:
+        cpus = min(cpus, physical)
     return max(1, cpus)
 
 
