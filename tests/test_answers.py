@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag import Assistant, QuestionError, Turn
+from rag.types import Document
 
 
 def assert_exact(assistant: Assistant, answer) -> None:
@@ -225,6 +226,21 @@ def test_a_sentence_under_a_heading_is_about_that_heading():
     assert [code[s:e] for s, e in headings(code)] == ["Key Functions"]
 
 
+
+
+def test_a_texts_structure_follows_the_headings_it_comes_with():
+    """Document's hash and equality leave its headings out: the same text with the headings stored
+    at ingest, and without any, must not share one cached structure."""
+    from rag.answer.units import structure
+
+    text = "Overview\n\nThe first paragraph says something.\n\nDetails\n\nThe second one says more."
+    bare = Document("d", "T", text)
+    none_known = Document("d", "T", text, headings=())  # as stored for a text ingest found none in
+    at = text.index("The second")
+    assert bare == none_known
+    assert structure(bare).heading_of(at)[0] == (text.index("Details"), text.index("Details") + 7)
+    assert structure(none_known).heading_of(at) is None
+    assert structure(bare) is structure(Document("d", "T", text))  # still kept per text
 
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find

@@ -171,7 +171,14 @@ def _text_terms(text: str) -> frozenset[str]:
     return frozenset(terms(text))
 
 
-@functools.lru_cache(maxsize=128)  # whole articles: a few dozen at a time is plenty
 def structure(doc: Document) -> Structure:
     """A document's headings: those found at ingest, or worked out around the passages asked about."""
+    return _structure(doc, -1 if doc.headings is None else len(doc.headings))
+
+
+@functools.lru_cache(maxsize=128)  # whole articles: a few dozen at a time is plenty
+def _structure(doc: Document, headings: int) -> Structure:
+    """Kept by how many headings came with the text too (-1: none known): a Document's hash and
+    equality leave them out, and the same text may come with its ingest-time headings or without
+    (a count, not the tuple: hashing a page's thousand headings on every call would cost more)."""
     return Structure(doc)
