@@ -21,7 +21,8 @@ from .ingest import IngestReport, Progress
 from .llm import ChatModel
 from .questions import prepare
 from .retrieve import HybridRetriever
-from .store import Store, StoredDocument
+from .rows import StoredDocument
+from .store import Store
 from .types import Answer, Delta, Document, Event, Reset, Turn
 
 

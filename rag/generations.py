@@ -14,7 +14,8 @@ from .embed import Embedder
 from .errors import StoreError
 from .index import Index
 from .ingest import Ingestor, IngestReport, Progress, recorded_roots, writer_lock
-from .store import Store, manifest_digest
+from .rows import manifest_digest
+from .store import Store
 
 RETIRED_HANDLES = 2  # a handle replaced by a reopen is closed after this many more switches
 

@@ -17,7 +17,8 @@ from .derived import is_saved, load_or_build, load_or_write
 from .errors import StoreError
 from .retrieve import Lexical
 from .chunking import chunk_version_key
-from .store import Store, StoredDocument, manifest_digest
+from .rows import StoredDocument, manifest_digest
+from .store import Store
 from .types import Chunk, Document
 from .textmap import TextMap, TextWriter
 from .vectors import SentenceVectors, VectorWriter

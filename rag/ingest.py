@@ -31,7 +31,8 @@ from .corpus import extractor_version, iter_article_files, parse_document, read_
 from .embed import Embedder
 from .errors import CorpusError, ProviderError, StoreError
 from .sentences import blocks, headings, sentence_spans
-from .store import PreparedChunk, PreparedDocument, Store, StoredDocument
+from .rows import PreparedChunk, PreparedDocument, StoredDocument, manifest_digest
+from .store import Store
 from .types import Document
 
 log = logging.getLogger(__name__)
@@ -189,8 +190,6 @@ class Ingestor:
     def _publish(self) -> None:
         """One new generation per ingest, and only if the documents changed (here, or in an
         earlier ingest that was killed before publishing)."""
-        from .store import manifest_digest
-
         digest = manifest_digest(self.store.documents())
         current = self.store.generation()
         if current != digest and (current or digest != manifest_digest([])):

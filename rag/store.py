@@ -18,20 +18,19 @@ Collections (per embedding model, so vectors of different models never mix):
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
-from .chunking import (decode_spans, decode_vectors, encode_spans, encode_vectors, parse_span_id, span_id,
-                       version_key)
+from . import rows
+from .chunking import decode_spans, decode_vectors, encode_spans, encode_vectors, parse_span_id, span_id, version_key
 from .config import Settings
 from .errors import StoreError
+from .rows import PreparedDocument, StoredDocument, manifest_digest
 from .types import Chunk, Document
 
 LAYOUT = "v3"  # v2: versioned rows; v3: sentence vectors inside chunk rows. Older stores are re-ingested.
@@ -39,53 +38,6 @@ _KINDS = ("pointers", "texts", "chunks", "state")
 _CHUNK_BATCH = 500  # chunk rows per write: each carries ~30 KB of sentence vectors
 _OPENING = threading.Lock()  # Chroma's per-process registry of embedded stores is not thread-safe
 CHROMA_DEFAULT_EF_SEARCH = 100  # what a chunks collection made before rag set ef_search has
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """What the store knows of a document without loading its text."""
-
-    doc_id: str
-    title: str
-    source: str
-    fingerprint: str
-    chunks: int
-    outlet: str = ""
-    previous: str = ""  # the version this one replaced, kept one ingest longer for pinned readers
-
-    @property
-    def version(self) -> str:
-        return self.fingerprint
-
-    @property
-    def key(self) -> str:
-        return version_key(self.doc_id, self.fingerprint)
-
-
-@dataclass
-class PreparedChunk:
-    start: int
-    end: int
-    sentences: tuple[tuple[int, int], ...]
-    vector: np.ndarray  # the chunk's
-    sentence_vectors: np.ndarray  # one row per sentence
-
-
-@dataclass
-class PreparedDocument:
-    """One version of a document ready to write: its chunks with their vectors."""
-
-    doc: Document
-    fingerprint: str
-    chunks: list[PreparedChunk] = field(default_factory=list)
-
-
-def manifest_digest(pointers: Iterable[StoredDocument]) -> str:
-    """Names a set of document versions; derived indexes are saved under it."""
-    h = hashlib.sha256()
-    for d in sorted(pointers, key=lambda d: d.doc_id):
-        h.update(f"{d.doc_id}\0{d.fingerprint}\n".encode())
-    return h.hexdigest()[:24]
 
 
 def _collection_name(prefix: str, kind: str, model: str) -> str:
@@ -225,7 +177,7 @@ class Store:
     def documents(self) -> list[StoredDocument]:
         """The current version of every document (the pointer rows)."""
         result = self._guard("list documents", self._cols["pointers"].get, include=["metadatas"])
-        out = [_pointer(doc_id, meta) for doc_id, meta in zip(result["ids"], result["metadatas"])]
+        out = [rows.pointer(doc_id, meta) for doc_id, meta in zip(result["ids"], result["metadatas"])]
         return sorted(out, key=lambda d: d.doc_id)
 
     def generation(self) -> str:
@@ -241,7 +193,7 @@ class Store:
         if not keys:
             return {}
         result = self._guard("read documents", self._cols["texts"].get, ids=list(keys), include=["documents", "metadatas"])
-        return {k: _document(t, m) for k, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
+        return {k: rows.document(t, m) for k, t, m in zip(result["ids"], result["documents"], result["metadatas"])}
 
     def chunk_rows(self, manifest: Mapping[str, StoredDocument], vectors: Any = None, texts: Any = None) -> list[Chunk]:
         """Every chunk of the pinned versions, read in pages (for statistics and BM25). `vectors`,
@@ -256,24 +208,24 @@ class Store:
             result = self._guard(
                 "read chunks", self._cols["chunks"].get, include=["documents", "metadatas"], limit=page, offset=offset
             )
-            rows = [(cid, text, meta) for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
-                    if meta.get("vkey") in wanted]
+            found = [(cid, text, meta) for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
+                     if meta.get("vkey") in wanted]
             # rows written since 2026-11 carry no text of their own: it is cut from their version's text
-            need = sorted({m["vkey"] for _, t, m in rows if t is None or texts is not None})
+            need = sorted({m["vkey"] for _, t, m in found if t is None or texts is not None})
             versions = {k: last[k] for k in need if k in last}
             versions.update(self.texts([k for k in need if k not in last]))
             last = versions
             if texts is not None:
                 for key, version in versions.items():
                     texts.add(key, version)
-            for cid, text, meta in rows:
+            for cid, text, meta in found:
                 if text is None:
                     version = versions.get(meta["vkey"])
                     if version is None:
                         raise StoreError(f"the store holds chunks of {meta['vkey']} but not its text; "
                                          "run `rag ingest --rebuild` to write it again")
                     text = version.text[int(meta["start"]) : int(meta["end"])]
-                out.append(_chunk(cid, text, meta))
+                out.append(rows.chunk(cid, text, meta))
                 if vectors is not None:
                     vectors.add(cid, meta.get("vectors"), len(out[-1].sentences))
             if len(result["ids"]) < page:
@@ -335,7 +287,7 @@ class Store:
                 key = version_key(p.doc.doc_id, p.fingerprint)
                 texts_ids.append(key)
                 texts.append(p.doc.text)
-                texts_meta.append({"doc_id": p.doc.doc_id, "vkey": key, **_doc_meta(p.doc)})
+                texts_meta.append({"doc_id": p.doc.doc_id, "vkey": key, **rows.doc_meta(p.doc)})
                 if p.doc.headings is not None:
                     texts_meta[-1]["headings"] = encode_spans(p.doc.headings)
                 for c in p.chunks:
@@ -357,7 +309,7 @@ class Store:
                     # the version two steps back: no pinned reader should still need it
                     if old.previous and old.previous not in (old.fingerprint, p.fingerprint):
                         stale.append(version_key(p.doc.doc_id, old.previous))
-                pointers.append({**_doc_meta(p.doc), "fingerprint": p.fingerprint, "chunks": len(p.chunks),
+                pointers.append({**rows.doc_meta(p.doc), "fingerprint": p.fingerprint, "chunks": len(p.chunks),
                                  "previous": previous})
             self._upsert("pointers", [p.doc.doc_id for p in docs], [[1.0]] * len(docs), pointers)
             self._delete_versions(stale)
@@ -421,45 +373,3 @@ def _set_timeout(client: Any, seconds: float) -> None:
     session = getattr(getattr(client, "_server", None), "_session", None)
     if session is not None:
         session.timeout = httpx.Timeout(seconds)
-
-
-def _doc_meta(doc: Document) -> dict[str, str]:
-    return {"title": doc.title, "source": doc.source,
-            **{k: v for k, v in doc.metadata.items() if k not in ("title", "source", "doc_id", "vkey")}}
-
-
-def _pointer(doc_id: str, meta: dict | None) -> StoredDocument:
-    meta = meta or {}
-    return StoredDocument(
-        doc_id=doc_id,
-        title=str(meta.get("title", doc_id)),
-        source=str(meta.get("source", "")),
-        fingerprint=str(meta.get("fingerprint", "")),
-        chunks=int(meta.get("chunks", 0)),
-        outlet=str(meta.get("outlet", "")),
-        previous=str(meta.get("previous", "")),
-    )
-
-
-def _document(text: str, meta: dict | None) -> Document:
-    meta = dict(meta or {})
-    doc_id = str(meta.pop("doc_id"))
-    meta.pop("vkey", None)
-    title = str(meta.pop("title", doc_id))
-    source = str(meta.pop("source", ""))
-    heads = decode_spans(meta.pop("headings")) if "headings" in meta else None  # rows written before: None
-    return Document(doc_id=doc_id, title=title, text=text, source=source,
-                    metadata={k: str(v) for k, v in meta.items()}, headings=heads)
-
-
-def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
-    return Chunk(
-        chunk_id=chunk_id,
-        doc_id=str(meta["doc_id"]),
-        title=str(meta.get("title", "")),
-        text=text or "",
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        sentences=decode_spans(meta.get("sentences")),
-    )
-
