@@ -242,6 +242,26 @@ def test_a_texts_structure_follows_the_headings_it_comes_with():
     assert structure(none_known).heading_of(at) is None
     assert structure(bare) is structure(Document("d", "T", text))  # still kept per text
 
+
+def test_which_module_is_answered_only_by_a_sentence_that_says_which():
+    """A direct line for "Which module ...?" needs the sentence to name a module as one; a bare name
+    elsewhere ("Python", a function, an exception) is left out, and the quotes answer alone.
+    Exceptions and functions are named bare, so their questions keep their lines."""
+    from rag.answer.direct import line
+
+    def said(sentence: str, question: str) -> str | None:
+        span = line("name", sentence, question)
+        return sentence[span[0] : span[1]] if span else None
+
+    q = "Which module provides the partial function?"
+    assert said("Consider a Python function f(a, b, c); this is called partial function application.", q) is None
+    assert said("The decorator also provides a cache_clear() function for clearing the cache.",
+                "Which module provides the lru_cache decorator?") is None
+    assert said("The functools module provides partial() for partial function application.", q) == "functools"
+    assert said("A new module, graphlib, was added.", "Which module was added?") == "graphlib"
+    assert said("TypeError will be raised if a field without a default follows one with a default.",
+                "Which exception is raised when a field without a default follows one with one?") == "TypeError"
+
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find
 

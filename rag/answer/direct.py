@@ -119,6 +119,19 @@ def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
     return _extend(sentence, best, question) if kind in ("number", "duration") else best
 
 
+def line(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
+    """The direct line's span: `find`'s, except that "Which module/package/library ...?" is answered
+    only by a sentence that says which (an apposition: "the functools module", "a new module,
+    graphlib,"). Prose names those by their kind word; a bare name in a sentence that never says
+    "module" ("Consider a Python function ...", "... will raise a TypeError") is no module at all.
+    (Exceptions, functions and classes are named bare, "raises TypeError": their lines stay.)"""
+    span = find(kind, sentence, question)
+    noun = asked_noun(question) if span and kind == "name" else None
+    if noun and stem(noun) in _CONTAINER_KINDS and not _appositions(sentence, question):
+        return None
+    return span
+
+
 _LIST_SEP = re.compile(r"\.?\s*(?:,|;|,?\s+and|,?\s+or)\s*(?:the\s+)?")
 
 
@@ -228,6 +241,8 @@ def _names(sentence: str) -> tuple[tuple[int, int], ...]:
 _CODE_KINDS = frozenset(stem(w) for w in (
     "module function class method package library attribute argument parameter keyword constant variable "
     "option flag field decorator type exception statement operator command").split())
+# ...of which these hold the others, and prose names them with the kind word ("the asyncio module")
+_CONTAINER_KINDS = frozenset(stem(w) for w in "module package library".split())
 _NOT_NAMES = frozenset(
     "a an the this that these those its their his her new old same other another following first second last "
     "standard built-in builtin default main each every any some such".split()

@@ -285,7 +285,7 @@ def compose(
     lines = []
     best = citations[0]
     lo, hi = focus or (0, len(best.quote))  # the direct line comes from the sentence that ranked best
-    span = direct.find(wants, best.quote[lo:hi], question)
+    span = direct.line(wants, best.quote[lo:hi], question)
     span = (span[0] + lo, span[1] + lo) if span else None
     if span:
         marks = "".join(f"[{i + 1}]" for i in groups[0])
