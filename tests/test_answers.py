@@ -262,6 +262,20 @@ def test_which_module_is_answered_only_by_a_sentence_that_says_which():
     assert said("TypeError will be raised if a field without a default follows one with a default.",
                 "Which exception is raised when a field without a default follows one with one?") == "TypeError"
 
+
+def test_a_name_does_not_open_with_a_common_word_run_into_the_next_sentence_or_be_a_literal():
+    """What a name question may be answered with: "As of Python 2.3" names Python 2.3, "Python 2 & 3.
+    Probably" runs into the next sentence, and True/False are values (all from Python HOWTO pages)."""
+    from rag.answer.direct import _names
+
+    def names(sentence: str) -> list[str]:
+        return [sentence[a:b] for a, b in _names(sentence)]
+
+    assert names("As of Python 2.3 you can specify how long a socket should wait.") == ["Python 2.3"]
+    assert names("It works under both Python 2 & 3. Probably the best tool is tox.") == ["Python 2 & 3"]
+    assert names("Turn off propagation by setting the propagate attribute of a logger to False.") == []
+    assert names("The Washington Post said General Atomics agreed.") == ["Washington Post", "General Atomics"]
+
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find
 

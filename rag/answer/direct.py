@@ -228,13 +228,33 @@ def _names(sentence: str) -> tuple[tuple[int, int], ...]:
     firsts = {m.end() for m in _SENTENCE_START.finditer(sentence)}
     found = [m.span() for m in _CODE.finditer(sentence)]
     for m in _NAME_RUN.finditer(sentence):
-        if " " not in m.group() and (m.group().lower() in STOPWORDS or (
-                m.end() in firsts and not re.search(r"\w[A-Z\d_]", m.group()))):
+        start, end = _trimmed(m)
+        name = sentence[start:end]
+        if " " not in name and (name.lower() in STOPWORDS or name in _LITERALS or (
+                end in firsts and not re.search(r"\w[A-Z\d_]", name))):
             continue  # a capitalised first word alone is not a name ("For example", "If"; "TypeError" is)
-        if _DATE.fullmatch(m.group()):
+        if _DATE.fullmatch(name):
             continue  # "Thursday", "April" are dates, not names
-        found.append(m.span())
+        found.append((start, end))
     return tuple(found)
+
+
+_LITERALS = frozenset(("True", "False", "None"))  # values written capitalised, not names ("... set to False.")
+_LEADING_WORD = re.compile(r"([A-Za-z]+)\s+(?:(?:of|and|for|the|de|&)\s+)*")
+_FIGURE_THEN_SENTENCE = re.compile(r"(?<=\d)\.\s+(?=[A-Z])")  # "Python 2 & 3. Probably the best ..."
+
+
+def _trimmed(m: re.Match[str]) -> tuple[int, int]:
+    """A name run without the common words that open it ("As of Python 2.3" -> "Python 2.3") and
+    without what follows a sentence that ends on a figure ("Python 2 & 3. Probably" -> "Python 2 & 3")."""
+    start, end = m.span()
+    text = m.group()
+    cut = _FIGURE_THEN_SENTENCE.search(text)
+    if cut:
+        end = start + cut.start()
+    while (lead := _LEADING_WORD.match(m.string, start, end)) and lead.group(1).lower() in STOPWORDS:
+        start = lead.end()
+    return start, end
 
 
 # Kinds of thing documentation names in lower case ("the asyncio module", "the filemode argument").
