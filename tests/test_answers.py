@@ -276,6 +276,20 @@ def test_a_name_does_not_open_with_a_common_word_run_into_the_next_sentence_or_b
     assert names("Turn off propagation by setting the propagate attribute of a logger to False.") == []
     assert names("The Washington Post said General Atomics agreed.") == ["Washington Post", "General Atomics"]
 
+
+def test_the_asked_noun_is_the_noun_not_a_verb_after_it():
+    """"Which decorator ensures that ...?" asks for a decorator (not an "ensure"), whatever the verb;
+    "class" stays "class" (not "clas"); a plural noun before its verb is not taken for the verb."""
+    from rag.answer.direct import asked_noun
+
+    assert asked_noun("Which decorator ensures that enum values are unique?") == "decorator"
+    assert asked_noun("Which function opens a URL?") == "function"
+    assert asked_noun("Which class represents an IPv4 network?") == "class"
+    assert asked_noun("Which enum class allows members to be combined?") == "class"
+    assert asked_noun("Which Python versions support the walrus operator?") == "version"
+    assert asked_noun("Which modules were added in 3.9?") == "module"
+    assert asked_noun("Which PEP adds a new syntax?") == "pep"
+
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find
 

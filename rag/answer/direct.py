@@ -265,15 +265,23 @@ _CODE_KINDS = frozenset(stem(w) for w in (
 _CONTAINER_KINDS = frozenset(stem(w) for w in "module package library".split())
 _NOT_NAMES = frozenset(
     "a an the this that these those its their his her new old same other another following first second last "
-    "standard built-in builtin default main each every any some such".split()
+    "standard built-in builtin default main each every any some such several many few various multiple numerous "
+    "both all most".split()
 )
 
 
 _ASKED_NOUN = re.compile(
-    r"\b(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([a-z]+?)s?\b(?=\s+(?:is|are|was|were|do|does|did|has|"
+    r"\b(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)\b(?=\s+(?:is|are|was|were|do|does|did|has|"
     r"have|can|could|should|will|would|provides?|offers?|supports?|gives?|lets?|makes?|adds?|"
     r"got|that|being|\w+ed|allows?|introduces?|describes?|defines?|returns?|replaces?|uses?|needs?|contains?|"
     r"requires?|changes?|removes?|holds?|runs?|says?|means?|signals?|controls?|sets?)\b)", re.I)
+
+
+# "Which function opens a URL?": a noun, then a verb in -s (not -ss: "class") and what it acts on;
+# the verbs _ASKED_NOUN knows are few, and "Which decorator ensures that ..." would make "ensure" the noun
+_NOUN_VERB_OBJECT = re.compile(
+    r"\b(?:which|what)\s+([a-z]+)\s+[a-z]+[^s\W]s\s+(?:a|an|the|this|that|these|those|its|their|it|them|to|in|"
+    r"on|with|for|from|by|as|when|if|all|any|each|every|more|new|multiple)\b", re.I)
 
 
 @functools.lru_cache(maxsize=256)
@@ -282,8 +290,12 @@ def asked_noun(question: str) -> str | None:
     acronym = re.search(r"\b(?:which|what)\s+([A-Z]{2,})\b", question, re.I)
     if acronym and acronym.group(1).isupper():  # "Which PEP ...", "Which RFC ..."
         return acronym.group(1).lower()
-    m = _ASKED_NOUN.search(question)
-    return m.group(2).lower() if m else None
+    m = _NOUN_VERB_OBJECT.search(question)
+    word = m.group(1) if m else (m2.group(2) if (m2 := _ASKED_NOUN.search(question)) else None)
+    if word is None:
+        return None
+    word = word.lower()
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word  # "modules"; "class" stays
 
 
 def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
