@@ -203,10 +203,10 @@ class Assistant:
                     continue  # perhaps a newer generation has them
                 if unknown:
                     raise QuestionError(f"no such article(s): {', '.join(unknown)}")
+            # "What did the Telegraph report ...?": that outlet's articles, unless the reader chose some
+            scope = list(doc_ids) if doc_ids else index.named_sources(question.standalone)
             try:
-                passages = self.retriever.retrieve(
-                    index, question.standalone, doc_ids=list(doc_ids) if doc_ids else None
-                )
+                passages = self.retriever.retrieve(index, question.standalone, doc_ids=scope)
                 documents = PinnedDocuments(index, index.fetch(p.doc_id for p in passages))
             except StoreError:
                 if attempt == 2:

@@ -4,7 +4,9 @@ question answered against it never mixes the offsets of one version with the tex
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -107,9 +109,30 @@ class Index:
             self.settings, self.store.name, "stats", self.digest,
             lambda: elsewhere.result() if elsewhere else CorpusStats.from_chunks(chunks()),
             lambda s, folder: s.save(folder), CorpusStats.load,
-        )
+        ).with_names(d.outlet for d in self.manifest.values() if d.outlet)
 
     # --- what it pins -------------------------------------------------------------------------
+    def named_sources(self, question: str) -> list[str] | None:
+        """The documents of the outlets a question names ("What did the Telegraph report about
+        ...?"), or None when it names none (or only outlets every document has): such a question
+        asks what that outlet's articles say, which their text rarely names."""
+        found = sorted({d for pattern, ids in self._outlets for d in ids if pattern.search(question)})
+        return found if found and len(found) < len(self.manifest) else None
+
+    @functools.cached_property
+    def _outlets(self) -> list[tuple[re.Pattern[str], list[str]]]:
+        """Each outlet as a question writes it (its capitals, "the" optional), with its documents."""
+        by_outlet: dict[str, list[str]] = {}
+        for d in self.manifest.values():
+            if d.outlet:
+                by_outlet.setdefault(d.outlet.strip(), []).append(d.doc_id)
+        out = []
+        for outlet, ids in by_outlet.items():
+            core = re.sub(r"\Athe\s+", "", outlet, flags=re.I)
+            if len(core) >= 2:
+                out.append((re.compile(rf"(?<![\w.]){re.escape(core)}(?!\w)"), ids))
+        return out
+
     def documents(self) -> list[StoredDocument]:
         return sorted(self.manifest.values(), key=lambda d: d.doc_id)
 

@@ -58,6 +58,20 @@ class CorpusStats:
                 capitals.update(w.lower() for w in _CAPITALS.findall(sentence))
         return cls(len(seen), df, frozenset(vocab), frozenset(numbered), frozenset(acronyms), frozenset(capitals))
 
+    def with_names(self, names: Iterable[str]) -> "CorpusStats":
+        """These statistics, knowing the names given besides the text too (the outlets of the
+        articles: "What did the Telegraph report?" asks about an article, whose text need not name
+        its outlet). Sentence frequencies are unchanged."""
+        vocab, acronyms, capitals = set(), set(), set()
+        for name in names:
+            vocab.update(words(name))
+            acronyms.update(acronyms_in(name))
+            capitals.update(w.lower() for w in _CAPITALS.findall(name))
+        if vocab <= self.vocabulary and acronyms <= self.acronyms and capitals <= self.capitals:
+            return self
+        return CorpusStats(self.sentence_count, self.df, self.vocabulary | vocab, self.numbered,
+                           self.acronyms | acronyms, self.capitals | capitals)
+
     def save(self, folder) -> None:
         import json
 

@@ -406,3 +406,22 @@ def test_candidate_terms_and_vectors_built_from_their_sentences_equal_those_of_t
     want = [normalise(v(u.start, u.first_end) + v(u.second_start, u.end)) if u.pair else v(u.start, u.end)
             for u in units]
     assert all(np.array_equal(g, w) for g, w in zip(got, want))  # the same bits as row by row
+
+
+@pytest.mark.parametrize(
+    "question, doc_id, words",
+    [
+        ("What did the Telegraph report about tank parts?", "telegraph-china-cruise-missile-drone-tank-parts", "tank parts"),
+        ("What did AP report about machine tools?", "ap-china-surging-equipment-sales-russia", "machine tool"),
+        ("According to CNN, what share of Russia's microelectronics came from China?",
+         "cnn-china-support-russia-weapons-manufacturing", "90%"),
+    ],
+)
+def test_a_question_that_names_an_outlet_is_answered_from_its_articles(bundled, question, doc_id, words):
+    """The outlet is the article's metadata, not its text (the Telegraph's article never names the
+    Telegraph): the question is known, and answered from that outlet's articles only."""
+    answer = bundled.ask(question)
+    assert not answer.abstained, answer.text
+    assert {c.doc_id for c in answer.citations} == {doc_id}
+    assert any(words in c.quote for c in answer.citations), answer.text
+    assert_exact(bundled, answer)

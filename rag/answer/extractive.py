@@ -149,7 +149,8 @@ class ExtractiveAnswerer:
         weighted = list(weights.items())
         ranked = []
         docs = {d: evidence.documents[d] for d in {u.doc_id for u in units}}
-        titles = {d: frozenset(terms(doc.title)) for d, doc in docs.items()}
+        # an article's title and outlet name it: "the Telegraph" in a question is matched as its title is
+        titles = {d: frozenset(terms(f"{doc.title} {doc.metadata.get('outlet', '')}")) for d, doc in docs.items()}
         structures = {d: structure(doc) for d, doc in docs.items()}
         # the weights as locals: read ~250 times per question each, a model attribute costs 3x a local
         dense_w, section_w, title_w = w.dense_weight, w.section_context_weight, w.title_context_weight
