@@ -290,6 +290,19 @@ def test_the_asked_noun_is_the_noun_not_a_verb_after_it():
     assert asked_noun("Which modules were added in 3.9?") == "module"
     assert asked_noun("Which PEP adds a new syntax?") == "pep"
 
+
+def test_how_much_of_asks_a_share_and_a_year_only_dates_the_figure():
+    from rag.answer.direct import find
+
+    s = "Nearly 70% of Russia’s approximately $900 million in machine tool imports in the last quarter of 2023 came from China."
+    span = find("number", s, "How much of Russia's machine tool imports came from China?")
+    assert span and s[span[0] : span[1]] == "Nearly 70%"
+    span = find("number", s, "How much were Russia's machine tool imports worth?")
+    assert span and s[span[0] : span[1]] == "approximately $900 million"
+    s = "The harbour reopened in 2023."
+    span = find("number", s, "How many harbours reopened?")
+    assert span and s[span[0] : span[1]] == "2023"  # nothing else: the year stays a candidate
+
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find
 

@@ -57,6 +57,8 @@ COUNTED_WITHIN = 4  # "five Chinese companies", "more than 255 arguments": the c
 _MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds?|yuan|rubles?|roubles?)\b", re.I)
 _SHARE = re.compile(r"\b(?:share|percentage|proportion|fraction|portion|per ?cent)\b", re.I)
 _PERCENT = re.compile(r"%|per ?cent", re.I)
+_PART_OF = re.compile(r"\bhow much of\b", re.I)  # "How much of Russia's imports came from China?" asks a share
+_YEAR = re.compile(r"(?:1[89]|20)\d{2}")
 # Who did it, as sentences say it: "analyzed by X", "according to X", "told X", "said X".
 _AGENT = re.compile(r"\b(?:by|according to|told|said|says)\s+(?:the\s+)?$")
 # A name as text writes it, possibly opening in lower case ("iRay Technology and North China ...").
@@ -162,7 +164,9 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
     asked = _question_words(question)
     if kind == "number":
         found = [m.span() for m in _FIGURE.finditer(sentence) if re.search(r"\w", m.group())]
-        if _SHARE.search(question) and any(_PERCENT.search(sentence[a:b]) for a, b in found):
+        # a year dates the figure ("Nearly 70% of ... in 2023"); it is the amount only when nothing else is
+        found = [(a, b) for a, b in found if not _YEAR.fullmatch(sentence[a:b])] or found
+        if (_SHARE.search(question) or _PART_OF.search(question)) and any(_PERCENT.search(sentence[a:b]) for a, b in found):
             found = [(a, b) for a, b in found if _PERCENT.search(sentence[a:b])]
         counted = _COUNT.search(question)
         if counted:  # "how many tanks" counts tanks: a figure followed by them, not a share or a sum of money
