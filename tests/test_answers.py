@@ -303,6 +303,21 @@ def test_how_much_of_asks_a_share_and_a_year_only_dates_the_figure():
     span = find("number", s, "How much did sales reach?")
     assert span and s[span[0] : span[1]] == "1998"  # nothing else: a year-like figure stays a candidate
 
+
+def test_code_is_named_in_one_word_and_no_word_after_a_determiner_is_a_name():
+    from rag.answer.direct import find
+
+    def said(sentence: str, question: str) -> str | None:
+        span = find("name", sentence, question)
+        return sentence[span[0] : span[1]] if span else None
+
+    q = "Which exception is raised when a socket times out?"
+    assert said("As of Python 2.3 you can specify how long a socket should wait before timing out.", q) is None
+    assert said("In this case, the exception raised when a socket times out is logged.", q) is None
+    assert said("A socket that times out raises TimeoutError.", q) == "TimeoutError"
+    assert said("Nitrocellulose, a chemical compound, is used to make propellants.",
+                "Which chemical compound is used to make propellants?") == "Nitrocellulose"
+
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find
 

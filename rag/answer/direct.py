@@ -193,6 +193,9 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         if not found:
             found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)
                      and _new_name(sentence[sp[0] : sp[1]], asked)]
+            noun = asked_noun(question)
+            if noun and stem(noun) in _CODE_KINDS:  # "Which exception ...?": code is named in one word,
+                found = [(a, b) for a, b in found if not re.search(r"\s", sentence[a:b])]  # not "Python 2.3"
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
             doers = [sp for sp in agents if q_terms & _doing(sentence, sp[0])]
@@ -320,6 +323,8 @@ def _appositions(sentence: str, question: str) -> list[tuple[int, int]]:
                 continue
             if word.lower() in _NOT_NAMES or word.lower() in STOPWORDS or word.isdigit():
                 continue
+            if not strict and _DETERMINED.search(sentence, 0, hit.start(1)):
+                continue  # "In this case, the exception ...": a word after a determiner is no name
             looks_named = word != word.lower() or re.search(r"[._()\d]", word)
             if (strict or pattern is patterns[-1][0] and stem(found_noun) not in _CODE_KINDS) and not looks_named:
                 continue  # without a comma, only a word that looks like a name, or code ("the asyncio module")
@@ -345,6 +350,7 @@ def _apposition_patterns(found_noun: str) -> tuple[re.Pattern[str], tuple[tuple[
     return re.compile(rf"\b{noun}s?\b", re.I), tuple((re.compile(p, re.I), strict) for p, strict in patterns)
 
 
+_DETERMINED = re.compile(r"\b(?:this|that|these|those|such|each|every|any|no|some|which|what)\s+$", re.I)
 _BEFORE_AND = re.compile(r"(?:^|(?<=\s))([A-Z\d][\w.]*\w(?:\(\))?)(?:,\s*|\s+and\s+|\s+or\s+)(?:the\s+)?$")
 
 
