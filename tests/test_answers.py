@@ -318,6 +318,15 @@ def test_code_is_named_in_one_word_and_no_word_after_a_determiner_is_a_name():
     assert said("Nitrocellulose, a chemical compound, is used to make propellants.",
                 "Which chemical compound is used to make propellants?") == "Nitrocellulose"
 
+
+def test_a_time_ago_dates_an_event():
+    from rag.answer.direct import find
+
+    s = ("Just this week Gen. Chris Cavoli told lawmakers that Russia has been successful at reconstituting "
+         "its military since it invaded Ukraine more than 2 years ago.")
+    span = find("date", s, "When did Russia invade Ukraine?")
+    assert span and s[span[0] : span[1]] == "more than 2 years ago"
+
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find
 

@@ -29,7 +29,10 @@ _FIGURE = re.compile(
 _DATE = re.compile(
     r"(?:" + _WEEKDAY + r",?\s+)?(?:" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{1,2}\s+" + _MONTH
     + r"(?:\s+\d{4})?|" + _MONTH + r"\s+\d{4}|" + _MONTH + r"(?:\s+(?:last|this|next)\s+year)?|"
-    r"\b(?:1[89]|20)\d{2}\b|" + _WEEKDAY + r"|(?:last|this|next)\s+(?:year|month|week)|yesterday|today)"
+    r"\b(?:1[89]|20)\d{2}\b|" + _WEEKDAY + r"|(?:last|this|next)\s+(?:year|month|week)|yesterday|today|"
+    r"(?:(?:about|around|nearly|almost|over|more than|less than|just|only)\s+)?"  # "more than 2 years ago"
+    r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|a few)\s+"
+    r"(?:years?|months?|weeks?|days?|decades?)\s+ago\b)"
 )
 _DURATION = re.compile(
     _QUALIFIER + r"(?:\d[\d.]*|" + _WORD_NUMBER + r")[ -](?:years?|months?|weeks?|days?|decades?|hours?)(?:-old)?",
