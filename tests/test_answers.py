@@ -327,6 +327,25 @@ def test_a_time_ago_dates_an_event():
     span = find("date", s, "When did Russia invade Ukraine?")
     assert span and s[span[0] : span[1]] == "more than 2 years ago"
 
+
+def test_a_thing_asked_for_is_not_answered_by_a_country():
+    """The direct line of "Which company/engines ...?" is never a country or its people ("Chinese and
+    Russian entities", "providing Russia with engines"); "Which country ...?" still may be."""
+    from rag.answer.direct import answer_type, line
+
+    def said(sentence: str, question: str) -> str | None:
+        span = line(answer_type(question), sentence, question)
+        return sentence[span[0] : span[1]] if span else None
+
+    s = "Chinese and Russian entities have also been working jointly to produce drones inside of Russia."
+    assert said(s, "Which company makes drones together with Russia?") is None
+    s = ("The support China is providing includes drone and turbojet engines and technology for cruise missiles, "
+         "which Russia uses.")
+    assert said(s, "Which engines did China provide?") is None
+    assert said("The parts were made in Iran.", "Which country made the parts?") == "Iran"
+    assert said("Sanctions were imposed by the United States on Tuesday.", "Which government imposed sanctions?") == (
+        "United States")
+
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find
 

@@ -134,6 +134,8 @@ def line(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
     noun = asked_noun(question) if span and kind == "name" else None
     if noun and stem(noun) in _CONTAINER_KINDS and not _appositions(sentence, question):
         return None
+    if noun and stem(noun) not in _POLITIES and _only_countries(sentence[span[0] : span[1]]):  # type: ignore[index]
+        return None  # "Which company ...?" is not answered by "Chinese and Russian"
     return span
 
 
@@ -351,6 +353,18 @@ def _apposition_patterns(found_noun: str) -> tuple[re.Pattern[str], tuple[tuple[
     )
     # each pattern holds the noun as a word of its own (after white space or \b, before s?\b, "," or \s)
     return re.compile(rf"\b{noun}s?\b", re.I), tuple((re.compile(p, re.I), strict) for p, strict in patterns)
+
+
+# What a country or its people may answer; other asked things ("Which company ...?") are not answered by one.
+_POLITIES = frozenset(stem(w) for w in (
+    "country nation state government side power ally member bloc party region place capital people army force "
+    "military economy market partner neighbour neighbor supplier buyer").split())
+
+
+def _only_countries(name: str) -> bool:
+    """True for a name made only of countries and their peoples ("Russia", "Chinese and Russian")."""
+    ws = [w for w in words(name) if w not in ("and", "or", "the", "of")]
+    return bool(ws) and all(len(variants(w)) > 1 for w in ws)
 
 
 _DETERMINED = re.compile(r"\b(?:this|that|these|those|such|each|every|any|no|some|which|what)\s+$", re.I)
