@@ -346,6 +346,17 @@ def test_a_thing_asked_for_is_not_answered_by_a_country():
     assert said("Sanctions were imposed by the United States on Tuesday.", "Which government imposed sanctions?") == (
         "United States")
 
+
+def test_a_tables_header_row_is_structure_not_an_answer():
+    """"Flag | Meaning" names a table's columns (it was quoted first for "What does the re.IGNORECASE
+    flag do?"); rows that state something keep their place."""
+    from rag.answer.extractive import _shape
+
+    assert _shape("Flag | Meaning")[3] and _shape("Method/Attribute | Purpose")[3]
+    assert not _shape("ERROR | 40")[3]
+    assert not _shape("DEBUG | Detailed information, typically of interest only when diagnosing problems.")[3]
+    assert _shape("Flag | Meaning")[0] is None  # and no label bonus for "flag"
+
 def test_how_long_may_ask_for_a_length():
     from rag.answer.direct import find
 

@@ -171,7 +171,7 @@ class ExtractiveAnswerer:
             score = dense_w * dense + lexical_w * lexical
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
-            named, ending, code = _shape(unit.text)
+            named, ending, code, header = _shape(unit.text)
             # the label, not the page, is asked: in full ("Editor:") more than in part ("New documentation translations:")
             if named is not None:
                 asked = (named & q_terms) - title
@@ -181,7 +181,7 @@ class ExtractiveAnswerer:
                 score -= w.question_penalty
             elif ending == ":":
                 score -= w.lead_in_penalty
-            elif named is None and shape.is_heading(unit.end):
+            elif named is None and (header or shape.is_heading(unit.end)):
                 score -= w.heading_penalty
             if code:
                 score -= w.code_penalty
@@ -256,15 +256,23 @@ def _code_like(text: str) -> bool:
     return bool(_INDENTED_LINE.search(text)) or code_chars > CODE_CHAR_SHARE * max(len(text), 1)
 
 
+# A table's header row: short cells of words only ("Flag | Meaning", "Method/Attribute | Purpose"); a row
+# that states something has a figure or a longer cell ("ERROR | 40", "DEBUG | Detailed information, ...").
+_HEADER_ROW = re.compile(r"\A\s*[^\n|\d]{1,25}(?:\s+\|\s+[^\n|\d]{1,25})+\s*\Z")
+
+
 @functools.lru_cache(maxsize=20_000)  # retrieved passages recur from question to question
-def _shape(text: str) -> tuple[frozenset[str] | None, str, bool]:
+def _shape(text: str) -> tuple[frozenset[str] | None, str, bool, bool]:
     """What ranking reads from a candidate's text alone: the terms of the label it opens with
-    (None without one), its last character, and whether it reads as code."""
+    (None without one), its last character, whether it reads as code, and whether it is a table's
+    header row (which names columns, as a heading names a section: it answers nothing)."""
+    if _HEADER_ROW.match(text) and all(len(cell.split()) <= 3 for cell in text.split(" | ")):
+        return None, text.rstrip()[-1:], _code_like(text), True
     label = _LABEL.match(text)
     if label and re.search(r"\d", label.group(1)):
         label = None  # "PEP 487: Descriptor ..." titles a section; a label names a role ("Editor: ...")
     named = frozenset(terms(label.group(1))) if label else None
-    return named, text.rstrip()[-1:], _code_like(text)
+    return named, text.rstrip()[-1:], _code_like(text), False
 
 
 def compose(
