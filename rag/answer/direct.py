@@ -346,7 +346,9 @@ def _apposition_patterns(found_noun: str) -> tuple[re.Pattern[str], tuple[tuple[
     """`_appositions`' patterns for one asked noun, compiled once, and the noun as a word (each holds it)."""
     noun = re.escape(found_noun)
     patterns = (
-        (rf"(\w[\w.]*\w(?:\(\))?|\w),\s+(?:a|an|the)\s+(?:\w+\s+)?{noun}s?\b", False),  # "nitrocellulose, a chemical"
+        # "nitrocellulose, a chemical" (the word between is lower case: in "exit code, a CalledProcessError
+        # exception" the name stands there, and "code" is no answer)
+        (rf"(\w[\w.]*\w(?:\(\))?|\w),\s+(?:a|an|the)\s+(?:(?-i:[a-z][\w-]*)\s+)?{noun}s?\b", False),
         (rf"\b{noun}s?,\s+(\w[\w.]*\w(?:\(\))?|\w)", False),  # "a new module, graphlib,"
         (rf"\b{noun}s?\s+(\w[\w.]*\w(?:\(\))?|\w)", True),  # "firms iRay Technology"
         (rf"(\w[\w.]*\w(?:\(\))?|\w)(?:\s+\([^()]{{1,20}}\))?\s+{noun}s?\b", False),  # "the asyncio module", "tau (τ) constant"
