@@ -494,3 +494,25 @@ def test_a_question_that_names_an_outlet_is_answered_from_its_articles(bundled, 
     assert {c.doc_id for c in answer.citations} == {doc_id}
     assert any(words in c.quote for c in answer.citations), answer.text
     assert_exact(bundled, answer)
+
+
+def test_the_same_words_twice_in_a_page_are_quoted_once():
+    """A page that repeats a paragraph ("PEP 487 ... implemented by Martin Teichmann." under two
+    headings) gives one quote of it, not two identical ones."""
+    from rag.answer.base import Evidence, Question
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.sentences import sentence_spans
+    from rag.stats import CorpusStats
+    from rag.types import Chunk
+
+    from .fakes import HashEmbedder
+
+    said = "PEP 487 was written and implemented by Martin Teichmann."
+    text = f"New features\n\n{said}\n\nSummary\n\n{said}\n\nOther changes were small.\n"
+    doc = Document("whatsnew", "What's New", text)
+    chunk = Chunk("whatsnew@v:0-1", "whatsnew", doc.title, text, 0, len(text), 0.0, tuple(sentence_spans(text)))
+    evidence = Evidence([chunk], {"whatsnew": doc}, CorpusStats.from_chunks([chunk]))
+    question = Question("Who implemented PEP 487?", "Who implemented PEP 487?")
+    answer = ExtractiveAnswerer(HashEmbedder(), min_relevance=0.0).answer(question, evidence)
+    quotes = [c.quote for c in answer.citations]
+    assert said in quotes and len(quotes) == len(set(quotes))

@@ -230,6 +230,8 @@ class ExtractiveAnswerer:
             floor = max(min(self.min_relevance, best), best * self.scoring.keep_ratio)
             if len(chosen) >= self.max_citations or score < floor:
                 break
+            if any(c.doc_id == unit.doc_id and c.text == unit.text for c in chosen):
+                continue  # the same words elsewhere in the page ("json.dump" and "json.dumps" share a paragraph)
             overlaps = [i for i, c in enumerate(chosen)
                         if c.doc_id == unit.doc_id and c.start < unit.end and unit.start < c.end]
             if not overlaps:
