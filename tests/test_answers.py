@@ -315,6 +315,7 @@ def test_code_is_named_in_one_word_and_no_word_after_a_determiner_is_a_name():
     assert said("As of Python 2.3 you can specify how long a socket should wait before timing out.", q) is None
     assert said("In this case, the exception raised when a socket times out is logged.", q) is None
     assert said("A socket that times out raises TimeoutError.", q) == "TimeoutError"
+    assert said("uuid.uuid4(): Generate a random UUID.", "Which function generates a random UUID?") == "uuid.uuid4()"
     s = "If check is true, and the process exits with a non-zero exit code, a CalledProcessError exception will be raised."
     assert said(s, "Which exception does subprocess.run raise when check is true?") == "CalledProcessError"
     assert said("Nitrocellulose, a chemical compound, is used to make propellants.",

@@ -195,10 +195,14 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         found = [m.span(1) for m in _PLACE.finditer(sentence) if not re.match(r"\s+\d", sentence[m.end(1):])]
     else:
         found = _appositions(sentence, question)
+        noun = asked_noun(question)
+        signature = _LABEL.match(sentence) if noun and stem(noun) in _CODE_KINDS else None
+        if not found and signature and _CODE.fullmatch(signature.group(1).strip()):
+            # "uuid.uuid4(): Generate a random UUID." answers "Which function generates a random UUID?"
+            found = [signature.span(1)]
         if not found:
             found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)
                      and _new_name(sentence[sp[0] : sp[1]], asked)]
-            noun = asked_noun(question)
             if noun and stem(noun) in _CODE_KINDS:  # "Which exception ...?": code is named in one word,
                 found = [(a, b) for a, b in found if not re.search(r"\s", sentence[a:b])]  # not "Python 2.3"
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
