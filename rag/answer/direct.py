@@ -125,11 +125,13 @@ def find(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
 
 
 def line(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
-    """The direct line's span: `find`'s, except that "Which module/package/library ...?" is answered
-    only by a sentence that says which (an apposition: "the functools module", "a new module,
-    graphlib,"). Prose names those by their kind word; a bare name in a sentence that never says
-    "module" ("Consider a Python function ...", "... will raise a TypeError") is no module at all.
-    (Exceptions, functions and classes are named bare, "raises TypeError": their lines stay.)"""
+    """The direct line's span: `find`'s, less two kinds of guess. "Which module/package/library ...?"
+    is answered only by a sentence that says which (an apposition: "the functools module", "a new
+    module, graphlib,"): prose names those by their kind word, and a bare name in a sentence that never
+    says "module" ("Consider a Python function ...") is no module at all (exceptions, functions and
+    classes are named bare, "raises TypeError": their lines stay). And a thing asked for ("Which
+    company/engines ...?") is not answered by a country or its people ("Chinese and Russian").
+    Ranking still uses `find`: these only keep a doubtful line off the answer."""
     span = find(kind, sentence, question)
     noun = asked_noun(question) if span and kind == "name" else None
     if noun and stem(noun) in _CONTAINER_KINDS and not _appositions(sentence, question):
