@@ -161,6 +161,16 @@ def _lexical_hits(index: "Index", query: str, k: int, doc_ids: Sequence[str] | N
     return [(c, s) for c, s in index.lexical.search(query, k * OVERFETCH, doc_ids) if index.pins(c)][:k]
 
 
+def _pinned(index: "Index", got: list[tuple[Chunk, float]], wanted: set[str] | None = None) -> list[tuple[Chunk, float]]:
+    """Chroma's hits (ids and distances) as the pinned generation's chunks with scores, in order."""
+    out = []
+    for hit, distance in got:
+        c = index.chunk(hit.chunk_id)
+        if c is not None and (wanted is None or c.doc_id in wanted):
+            out.append((c, math.exp(-distance)))
+    return out
+
+
 class HybridRetriever:
     """Finds passages for a query within one pinned generation."""
 
@@ -224,6 +234,19 @@ class HybridRetriever:
             )
         return fusion
 
+    def _dense(
+        self, index: "Index", vector: Any, k: int, doc_ids: Sequence[str] | None
+    ) -> list[tuple[Chunk, float]]:
+        """The k nearest chunks of the pinned versions (of `doc_ids` only, when given). Chroma's
+        filter costs ~0.1 ms an article, so a long list of articles is kept out of it: the nearest
+        chunks of all are read, and Chroma filters only when too few of the chosen are among them."""
+        wanted = set(doc_ids) if doc_ids else None
+        if wanted is not None and len(wanted) > self.settings.filter_in_store_max_articles:
+            found = _pinned(index, index.store.query(vector, max(self.settings.post_filter_fetch, k * OVERFETCH)), wanted)
+            if len(found) >= k:
+                return found[:k]
+        return _pinned(index, index.store.query(vector, k * OVERFETCH, doc_ids))[:k]
+
     def retrieve(
         self, index: "Index", query: str, doc_ids: Sequence[str] | None = None, top_k: int | None = None
     ) -> list[Chunk]:
@@ -237,12 +260,7 @@ class HybridRetriever:
         # the GIL; Chroma's query does not): the lexical side costs no time of its own
         lexical_side = self._start_lexical(index, query, k, doc_ids) if index.lexical is not None else None
         vector = self.embedder.embed([query])[0]
-        dense = []  # Chroma gives ids and distances; the pinned generation's table has the rest
-        for hit, distance in index.store.query(vector, k * OVERFETCH, doc_ids):
-            c = index.chunk(hit.chunk_id)
-            if c is not None:
-                dense.append((c, math.exp(-distance)))
-        dense = dense[:k]
+        dense = self._dense(index, vector, k, doc_ids)
         lexical = lexical_side.result() if lexical_side is not None else []
         docs = index.fetch([c.doc_id for c, _ in dense + lexical])
         by_id: dict[str, Chunk] = {}

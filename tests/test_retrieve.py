@@ -124,3 +124,24 @@ def test_with_every_search_thread_busy_a_search_runs_on_the_asking_thread(assist
     monkeypatch.setattr(retriever, "_lexical_done", lambda f: called.append(f))  # not used on this path
     found = [(p.chunk_id, p.score) for p in assistant.evidence(Question(q, q), None).passages]
     assert found == expected and not called and retriever._lexical_busy == retriever.settings.lexical_threads
+
+
+@pytest.mark.parametrize("doc_ids", [["rivers"], ["bakery"], ["bakery", "rivers"], ["zebras", "rivers", "bakery"]])
+def test_a_long_list_of_articles_filtered_after_the_search_gives_the_same_dense_passages(assistant, doc_ids):
+    """Chroma's filter costs ~0.1 ms an article, so beyond `filter_in_store_max_articles` the nearest
+    chunks of all are read and the chosen articles' kept; Chroma filters when too few are among them
+    (the bakery is far from a zebra question). Either way the dense side returns the same chunks."""
+    index = assistant._current()
+    vector = assistant.embedder.embed(["Did the zebra herd cross the river?"])[0]
+    retriever = assistant.retriever
+    kept = retriever.settings
+    found = {}
+    try:
+        for name, changes in {"in store": {}, "after, 2 read": {"filter_in_store_max_articles": 0, "post_filter_fetch": 2},
+                              "after, all read": {"filter_in_store_max_articles": 0, "post_filter_fetch": 50}}.items():
+            retriever.settings = kept.model_copy(update=changes)
+            found[name] = [(c.chunk_id, round(s, 6)) for c, s in retriever._dense(index, vector, 1, doc_ids)]
+    finally:
+        retriever.settings = kept
+    assert found["in store"] and found["in store"] == found["after, 2 read"] == found["after, all read"]
+    assert {cid.split("@")[0] for cid, _ in found["in store"]} <= set(doc_ids)
