@@ -26,10 +26,11 @@ _FIGURE = re.compile(
     + r"(?:\s+times\s+(?:more|less|faster|slower|larger|smaller|as\s+\w+)?)?",
     re.I,
 )
+_YEAR = re.compile(r"(?:1[89]|20)\d{2}")
 _DATE = re.compile(
     r"(?:" + _WEEKDAY + r",?\s+)?(?:" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{1,2}\s+" + _MONTH
     + r"(?:\s+\d{4})?|" + _MONTH + r"\s+\d{4}|" + _MONTH + r"(?:\s+(?:last|this|next)\s+year)?|"
-    r"\b(?:1[89]|20)\d{2}\b|" + _WEEKDAY + r"|(?:last|this|next)\s+(?:year|month|week)|yesterday|today|"
+    r"\b" + _YEAR.pattern + r"\b|" + _WEEKDAY + r"|(?:last|this|next)\s+(?:year|month|week)|yesterday|today|"
     r"(?:(?:about|around|nearly|almost|over|more than|less than|just|only)\s+)?"  # "more than 2 years ago"
     r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|a few)\s+"
     r"(?:years?|months?|weeks?|days?|decades?)\s+ago\b)"
@@ -61,7 +62,6 @@ _MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds?|yuan|rubles?|roubl
 _SHARE = re.compile(r"\b(?:share|percentage|proportion|fraction|portion|per ?cent)\b", re.I)
 _PERCENT = re.compile(r"%|per ?cent", re.I)
 _PART_OF = re.compile(r"\bhow much of\b", re.I)  # "How much of Russia's imports came from China?" asks a share
-_YEAR = re.compile(r"(?:1[89]|20)\d{2}")
 # Who did it, as sentences say it: "analyzed by X", "according to X", "told X", "said X".
 _AGENT = re.compile(r"\b(?:by|according to|told|said|says)\s+(?:the\s+)?$")
 # A name as text writes it, possibly opening in lower case ("iRay Technology and North China ...").
@@ -198,14 +198,15 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
     else:
         found = _appositions(sentence, question)
         noun = asked_noun(question)
-        signature = _LABEL.match(sentence) if noun and stem(noun) in _CODE_KINDS else None
+        code_kind = bool(noun) and stem(noun) in _CODE_KINDS  # type: ignore[arg-type]
+        signature = _LABEL.match(sentence) if code_kind else None
         if not found and signature and _CODE.fullmatch(signature.group(1).strip()):
             # "uuid.uuid4(): Generate a random UUID." answers "Which function generates a random UUID?"
             found = [signature.span(1)]
         if not found:
             found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)
                      and _new_name(sentence[sp[0] : sp[1]], asked)]
-            if noun and stem(noun) in _CODE_KINDS:  # "Which exception ...?": code is named in one word,
+            if code_kind:  # "Which exception ...?": code is named in one word,
                 found = [(a, b) for a, b in found if not re.search(r"\s", sentence[a:b])]  # not "Python 2.3"
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)

@@ -268,13 +268,12 @@ def _shape(text: str) -> tuple[frozenset[str] | None, str, bool, bool]:
     """What ranking reads from a candidate's text alone: the terms of the label it opens with
     (None without one), its last character, whether it reads as code, and whether it is a table's
     header row (which names columns, as a heading names a section: it answers nothing)."""
-    if _HEADER_ROW.match(text) and all(len(cell.split()) <= 3 for cell in text.split(" | ")):
-        return None, text.rstrip()[-1:], _code_like(text), True
-    label = _LABEL.match(text)
+    header = bool(_HEADER_ROW.match(text)) and all(len(cell.split()) <= 3 for cell in text.split(" | "))
+    label = None if header else _LABEL.match(text)  # a header's first cell labels nothing
     if label and re.search(r"\d", label.group(1)):
         label = None  # "PEP 487: Descriptor ..." titles a section; a label names a role ("Editor: ...")
     named = frozenset(terms(label.group(1))) if label else None
-    return named, text.rstrip()[-1:], _code_like(text), False
+    return named, text.rstrip()[-1:], _code_like(text), header
 
 
 def compose(
