@@ -212,9 +212,9 @@ class Assistant:
                 if attempt == 2:
                     raise
                 continue
-            evidence = Evidence(
-                passages=passages, documents=documents, stats=index.stats, sentence_vectors=index.passage_vectors(passages)
-            )
+            evidence = Evidence(passages=passages, documents=documents, stats=index.stats,
+                                sentence_vectors=index.passage_vectors(passages),
+                                sentence_terms=index.passage_terms(passages))
             return evidence, index.generation
         raise AssertionError("unreachable")
 

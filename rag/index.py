@@ -22,6 +22,7 @@ from .chunking import chunk_version_key
 from .rows import StoredDocument, manifest_digest
 from .store import Store
 from .types import Chunk, Document
+from .termmap import SentenceTerms, write_terms
 from .textmap import TextMap, TextWriter
 from .vectors import SentenceVectors, VectorWriter
 
@@ -56,6 +57,7 @@ class Index:
         self.lexical: Lexical | None = None
         self.vectors: SentenceVectors | None = None
         self.texts: TextMap | None = None
+        self.terms: SentenceTerms | None = None
 
     @classmethod
     def load(cls, settings: Settings, store: Store) -> "Index":
@@ -84,7 +86,7 @@ class Index:
         def write_rows(folder) -> None:
             vectors, texts = VectorWriter(folder), TextWriter(folder)
             try:
-                chunks(vectors, texts)
+                write_terms(folder, chunks(vectors, texts))
             finally:
                 vectors.close()
                 texts.close()
@@ -93,10 +95,11 @@ class Index:
             return
         try:
             saved = load_or_write(self.settings, self.store.name, "vectors", self.digest, write_rows,
-                                  lambda folder: (SentenceVectors.load(folder), TextMap.load(folder)))
+                                  lambda folder: (SentenceVectors.load(folder), TextMap.load(folder),
+                                                  SentenceTerms.load(folder)))
         except StoreError:
             saved = None  # the answerer reads vectors and texts from the store, row by row
-        self.vectors, self.texts = saved or (None, None)
+        self.vectors, self.texts, self.terms = saved or (None, None, None)
         elsewhere = None  # statistics built in a child process while BM25 is built here
         if (not is_saved(self.settings, self.store.name, "stats", self.digest)
                 and len(chunks()) >= self.settings.derive_child_min_chunks):
@@ -185,6 +188,19 @@ class Index:
         for p in passages:
             for (s, e), vec in found.get(p.chunk_id, {}).items():
                 out[(p.doc_id, s, e)] = vec
+        return out
+
+    def passage_terms(self, passages: Sequence[Chunk]) -> dict[tuple[str, int, int], frozenset[str]]:
+        """Saved terms of the sentences of passages found in this generation, by (doc_id, start,
+        end); none when the generation's terms are not saved (the answerer works them out)."""
+        out: dict[tuple[str, int, int], frozenset[str]] = {}
+        if self.terms is None or self.lexical is None:
+            return out
+        for cid in dict.fromkeys(p.chunk_id for p in passages):
+            chunk = self.lexical.chunk(cid)
+            found = self.terms.of(cid, chunk.sentences) if chunk is not None else None
+            for (s, e), ts in (found or {}).items():
+                out[(chunk.doc_id, s, e)] = ts  # type: ignore[union-attr]
         return out
 
     def chunk_vectors(self, chunk_ids: Iterable[str]) -> dict[str, dict[tuple[int, int], Any]]:

@@ -354,6 +354,19 @@ def terms_of(ws: list[str]) -> list[str]:
     return [t for t in map(_term, ws) if t is not None]
 
 
+@functools.cache
+def terms_fingerprint() -> str:
+    """What `terms` depends on besides the text (its word pattern, stopwords, folds and stemmer):
+    terms saved under other rules are not the terms this code would find (a change to the code of
+    `terms` itself bumps termmap.TERMS_VERSION)."""
+    import hashlib
+    import importlib.metadata
+
+    rules = (_WORD.pattern, sorted(STOPWORDS), sorted(SAME_TERM.items()), AGENT_NOUN_MIN,
+             importlib.metadata.version("PyStemmer"))
+    return hashlib.sha256(repr(rules).encode()).hexdigest()[:16]
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _match_term(match: str) -> str | None:
     word = _word(match)

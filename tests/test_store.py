@@ -203,6 +203,47 @@ def test_sentence_vectors_and_texts_are_read_from_the_generations_memory_maps_an
     assert texts.stat().st_size == size and third.fetch(["ferry"])["ferry"].text == assistant.document("ferry").text
 
 
+def test_sentence_terms_are_saved_with_the_generation_equal_to_the_texts_and_refused_under_other_rules(
+    tmp_path, monkeypatch
+):
+    """Every sentence's terms are saved beside the vectors, the same terms the answerer would work
+    out from the text; a folder written under other term rules is rebuilt, and an answer is the
+    same with the saved terms as without them."""
+    import json
+
+    from rag import sentences
+    from rag.answer.base import Question
+    from rag.answer.units import _text_terms
+
+    assistant = _ferry(tmp_path)
+    index = assistant._current()
+    assert index.terms is not None
+    doc = index.document("ferry")
+    checked = 0
+    for chunk in index.lexical.table:
+        saved = index.terms.of(chunk.chunk_id, chunk.sentences)
+        assert saved is not None and list(saved) == list(chunk.sentences)
+        for (s, e), found in saved.items():
+            assert found == _text_terms(doc.text[s:e])
+            checked += bool(found)
+    assert checked > 5
+    question = Question("Was crossing 12 of the Kerran ferry on time?", "Was crossing 12 of the Kerran ferry on time?")
+    evidence = assistant.evidence(question)
+    assert evidence.sentence_terms and set(evidence.sentence_terms) == {
+        (p.doc_id, s, e) for p in evidence.passages for s, e in p.sentences}
+    with_saved = assistant.offline.answer(question, evidence)
+    assert not with_saved.abstained and "crossing 12 " in with_saved.citations[0].quote
+    evidence.sentence_terms = {}
+    assert assistant.offline.answer(question, evidence) == with_saved
+
+    [index_file] = list((tmp_path / "data" / "derived").glob("vectors-*/*/terms.json"))
+    data = json.loads(index_file.read_text())
+    data["rules"] = "0" * 16  # as if written before a stopword was added
+    index_file.write_text(json.dumps(data))
+    again = make(tmp_path, chunk_size=64, chunk_overlap=16)._current()
+    assert again.terms is not None and json.loads(index_file.read_text())["rules"] == sentences.terms_fingerprint()
+
+
 def test_chunk_rows_are_cut_from_their_versions_text_and_older_rows_with_their_own_text_still_read(tmp_path):
     """Chunk rows are written without a copy of their text (their version's text row has it): the
     chunks read back are exactly the document's slices. Rows written with a text of their own (by

@@ -34,6 +34,8 @@ class Evidence:
     stats: "CorpusStats"
     # vectors of the passages' sentences stored at ingest, by (doc_id, start, end); missing ones are embedded
     sentence_vectors: Mapping[tuple[str, int, int], list[float]] = field(default_factory=dict)
+    # the same sentences' terms saved at ingest; missing ones are worked out from the text
+    sentence_terms: Mapping[tuple[str, int, int], frozenset[str]] = field(default_factory=dict)
 
 
 class Answerer(Protocol):

@@ -86,13 +86,17 @@ def under_headings(units: list[Unit], evidence: Evidence, noun: str) -> list[Uni
     asked and the sentence does not."""
     wanted = stem(noun)
     shapes = {d: structure(evidence.documents[d]) for d in {u.doc_id for u in units}}
+    saved = evidence.sentence_terms
     out = []
     for u in units:
         if u.pair:
             continue
         shape = shapes[u.doc_id]
         found = shape.heading_of(u.start)
-        if not found or wanted not in found[1] or wanted in unit_terms(u):
+        if not found or wanted not in found[1]:
+            continue
+        own = saved.get((u.doc_id, u.start, u.end))
+        if wanted in (unit_terms(u) if own is None else own):
             continue
         (hs, he), _ = found
         if u.start - he <= HEADING_REACH:
@@ -150,9 +154,16 @@ def unit_terms(unit: Unit) -> frozenset[str]:
 
 
 def units_terms(units: list[Unit], evidence: Evidence) -> list[frozenset[str]]:
-    """Each unit's terms. A two-part unit whose parts only white space divides has its parts'
-    terms together (no word spans white space), so its text is not read again."""
-    alone = {(u.doc_id, u.start, u.end): unit_terms(u) for u in units if not u.pair}
+    """Each unit's terms: a sentence's as saved at ingest, else from its text. A two-part unit
+    whose parts only white space divides has its parts' terms together (no word spans white
+    space), so its text is not read again."""
+    saved = evidence.sentence_terms
+    alone = {}
+    for u in units:
+        if not u.pair:
+            key = (u.doc_id, u.start, u.end)
+            found = saved.get(key)
+            alone[key] = unit_terms(u) if found is None else found
     texts = {d: evidence.documents[d].text for d in {u.doc_id for u in units}}
     out = []
     for u in units:
