@@ -197,8 +197,9 @@ class Settings(BaseSettings):
     )
     fusion: Literal["reciprocal_rerank", "relative_score", "dist_based_score"] = Field(
         default="relative_score",
-        description="How dense and BM25 results are fused (llama-index QueryFusionRetriever modes). "
-        "relative_score keeps a strong lexical hit that the dense side ranks low.",
+        description="How dense and BM25 results are fused: llama-index QueryFusionRetriever's modes, applied to ids "
+        "and scores (`rag/fusion.py`; a test holds them equal). relative_score keeps a strong lexical hit that the "
+        "dense side ranks low.",
     )
     candidate_k: int = Field(
         default=20, ge=1, le=200,

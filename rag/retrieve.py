@@ -1,5 +1,6 @@
 """Hybrid retrieval over one pinned generation: dense (Chroma) and lexical (BM25, bm25s through
-llama-index) fused by llama-index's QueryFusionRetriever, with an optional filter to documents.
+llama-index) fused as llama-index's QueryFusionRetriever fuses them (`fusion.py`), with an
+optional filter to documents.
 
 Both sides return only chunks of the versions the generation pins, and every chunk's text is cut
 from the pinned document text, so a passage's offsets always point into the text it came from.
@@ -18,13 +19,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llama_index.core.llms import MockLLM
-from llama_index.core.retrievers import QueryFusionRetriever
-from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle, RelatedNodeInfo, TextNode
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from .config import Settings
 from .embed import Embedder
 from .chunking import decode_spans, encode_spans
+from .fusion import fuse
 from .types import Chunk
 
 if TYPE_CHECKING:
@@ -51,13 +51,6 @@ def chunk_node(chunk: Chunk, text: str) -> TextNode:
     )
     node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.doc_id)
     return node
-
-
-def _hit_node(chunk: Chunk, text: str) -> TextNode:
-    """A hit as fusion sees it. Dense and lexical hits are made here alike, so fusion recognises
-    the same chunk from both sides (it compares hashes of text and metadata); it carries nothing
-    fusion does not read (half the cost of a full chunk node; 40 are made per question)."""
-    return TextNode(id_=chunk.chunk_id, text=text, metadata={"title": chunk.title, "start": chunk.start, "end": chunk.end})
 
 
 class Lexical:
@@ -142,20 +135,6 @@ class _Loaded:
         self.bm25, self.stemmer, self.token_pattern = bm25, stemmer, token_pattern
 
 
-class _Side:
-    """One retriever as QueryFusionRetriever wants it: retrieve(query) -> the hits this thread's
-    current search found on its side, as fresh nodes with scores (fusion rescales them in place)."""
-
-    def __init__(self) -> None:
-        self._current = threading.local()
-
-    def set(self, hits: list[NodeWithScore]) -> None:
-        self._current.hits = hits
-
-    def retrieve(self, query: Any) -> list[NodeWithScore]:
-        return [NodeWithScore(node=h.node, score=h.score) for h in self._current.hits]
-
-
 def _lexical_hits(index: "Index", query: str, k: int, doc_ids: Sequence[str] | None) -> list[tuple[Chunk, float]]:
     assert index.lexical is not None
     return [(c, s) for c, s in index.lexical.search(query, k * OVERFETCH, doc_ids) if index.pins(c)][:k]
@@ -177,8 +156,6 @@ class HybridRetriever:
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.settings = settings
         self.embedder = embedder
-        self._sides = (_Side(), _Side())  # dense, lexical
-        self._fusions: dict[tuple[int, int], QueryFusionRetriever] = {}
         self._lexical_pool: ThreadPoolExecutor | None = None
         self._lexical_busy = 0  # searches submitted to the pool and not yet done
         self._lock = threading.Lock()
@@ -219,21 +196,6 @@ class HybridRetriever:
         with self._lock:
             self._lexical_busy -= 1
 
-    def _fusion(self, sides: int, top_k: int) -> QueryFusionRetriever:
-        """Made once per shape: making one per question cost 1.2 ms of a 4.6 ms search at 150
-        pages (llama-index looks for LangChain on disk each time)."""
-        fusion = self._fusions.get((sides, top_k))
-        if fusion is None:
-            fusion = self._fusions[(sides, top_k)] = QueryFusionRetriever(
-                list(self._sides[:sides]),
-                llm=MockLLM(),  # one query: the LLM is never called, but must not default to OpenAI
-                num_queries=1,
-                mode=self.settings.fusion,
-                use_async=False,
-                similarity_top_k=top_k,
-            )
-        return fusion
-
     def _dense(
         self, index: "Index", vector: Any, k: int, doc_ids: Sequence[str] | None
     ) -> list[tuple[Chunk, float]]:
@@ -262,25 +224,11 @@ class HybridRetriever:
         vector = self.embedder.embed([query])[0]
         dense = self._dense(index, vector, k, doc_ids)
         lexical = lexical_side.result() if lexical_side is not None else []
-        docs = index.fetch([c.doc_id for c, _ in dense + lexical])
-        by_id: dict[str, Chunk] = {}
-
-        def hits(pairs: list[tuple[Chunk, float]]) -> list[NodeWithScore]:
-            out = []
-            for c, score in pairs:
-                text = docs[c.doc_id].text[c.start : c.end]
-                by_id[c.chunk_id] = Chunk(c.chunk_id, c.doc_id, c.title, text, c.start, c.end, 0.0, c.sentences)
-                out.append(NodeWithScore(node=_hit_node(c, text), score=score))
-            return out
-
-        self._sides[0].set(hits(dense))
-        self._sides[1].set(hits(lexical))
-        fusion = self._fusion(2 if index.lexical is not None else 1, top_k)
-        out = []
-        for n in fusion.retrieve(QueryBundle(query)):
-            c = by_id[n.node.node_id]
-            out.append(Chunk(c.chunk_id, c.doc_id, c.title, c.text, c.start, c.end, float(n.score or 0.0), c.sentences))
-        return out
+        sides = [dense, lexical] if index.lexical is not None else [dense]
+        found = fuse(sides, self.settings.fusion, top_k)
+        docs = index.fetch([c.doc_id for c, _ in found])
+        return [Chunk(c.chunk_id, c.doc_id, c.title, docs[c.doc_id].text[c.start : c.end], c.start, c.end, score,
+                      c.sentences) for c, score in found]
 
 
 __all__ = ["HybridRetriever", "Lexical", "chunk_node"]

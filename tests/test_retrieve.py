@@ -145,3 +145,40 @@ def test_a_long_list_of_articles_filtered_after_the_search_gives_the_same_dense_
         retriever.settings = kept
     assert found["in store"] and found["in store"] == found["after, 2 read"] == found["after, all read"]
     assert {cid.split("@")[0] for cid, _ in found["in store"]} <= set(doc_ids)
+
+
+@pytest.mark.parametrize("mode", ["relative_score", "dist_based_score", "reciprocal_rerank"])
+def test_fusion_gives_what_llama_index_fusion_gives(mode):
+    """`fuse` applies llama-index QueryFusionRetriever's formulas to ids and scores: on random
+    sides (overlapping hits, ties, one side empty or alone) it returns the same chunks, in the same
+    order, with the same scores as the retriever itself fusing the same hits as nodes."""
+    import random
+
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.retrievers import QueryFusionRetriever
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    from rag.fusion import fuse
+
+    class Fixed:  # a retriever that returns the given hits as fresh nodes
+        def __init__(self, hits):
+            self.hits = hits
+
+        def retrieve(self, query):
+            return [NodeWithScore(node=TextNode(id_=c.chunk_id, text=f"text of {c.chunk_id}"), score=s)
+                    for c, s in self.hits]
+
+    rng = random.Random(mode)
+    pool = [Chunk(f"c{i}", f"d{i % 7}", "", "", 0, 1) for i in range(40)]
+    for trial in range(200):
+        sides = []
+        for _ in range(rng.choice([1, 2, 2, 2])):
+            hits = rng.sample(pool, rng.randint(0, 20))
+            scores = [round(rng.random(), 1) if trial % 3 == 0 else rng.random() for _ in hits]  # ties, often
+            sides.append(list(zip(hits, scores)))
+        top_k = rng.randint(1, 25)
+        reference = QueryFusionRetriever([Fixed(s) for s in sides], llm=MockLLM(), num_queries=1, mode=mode,
+                                         use_async=False, similarity_top_k=top_k).retrieve(QueryBundle("q"))
+        ours = fuse(sides, mode, top_k)
+        assert [c.chunk_id for c, _ in ours] == [n.node.node_id for n in reference]
+        assert [s for _, s in ours] == pytest.approx([n.score for n in reference], abs=1e-12)
