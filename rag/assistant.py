@@ -212,9 +212,10 @@ class Assistant:
                 if attempt == 2:
                     raise
                 continue
+            terms, shapes = index.passage_sentences(passages)
             evidence = Evidence(passages=passages, documents=documents, stats=index.stats,
-                                sentence_vectors=index.passage_vectors(passages),
-                                sentence_terms=index.passage_terms(passages))
+                                sentence_vectors=index.passage_vectors(passages), sentence_terms=terms,
+                                sentence_shapes=shapes)
             return evidence, index.generation
         raise AssertionError("unreachable")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from .answer.shape import Shape
 from .stats import CorpusStats
 from .config import Settings
 from .derived import is_saved, load_or_build, load_or_write
@@ -22,7 +23,7 @@ from .chunking import chunk_version_key
 from .rows import StoredDocument, manifest_digest
 from .store import Store
 from .types import Chunk, Document
-from .termmap import SentenceTerms, write_terms
+from .sentencemap import SentenceMap, write_sentences
 from .textmap import TextMap, TextWriter
 from .vectors import SentenceVectors, VectorWriter
 
@@ -57,7 +58,7 @@ class Index:
         self.lexical: Lexical | None = None
         self.vectors: SentenceVectors | None = None
         self.texts: TextMap | None = None
-        self.terms: SentenceTerms | None = None
+        self.sentences: SentenceMap | None = None
 
     @classmethod
     def load(cls, settings: Settings, store: Store) -> "Index":
@@ -86,7 +87,7 @@ class Index:
         def write_rows(folder) -> None:
             vectors, texts = VectorWriter(folder), TextWriter(folder)
             try:
-                write_terms(folder, chunks(vectors, texts))
+                write_sentences(folder, chunks(vectors, texts))
             finally:
                 vectors.close()
                 texts.close()
@@ -96,10 +97,10 @@ class Index:
         try:
             saved = load_or_write(self.settings, self.store.name, "vectors", self.digest, write_rows,
                                   lambda folder: (SentenceVectors.load(folder), TextMap.load(folder),
-                                                  SentenceTerms.load(folder)))
+                                                  SentenceMap.load(folder)))
         except StoreError:
             saved = None  # the answerer reads vectors and texts from the store, row by row
-        self.vectors, self.texts, self.terms = saved or (None, None, None)
+        self.vectors, self.texts, self.sentences = saved or (None, None, None)
         elsewhere = None  # statistics built in a child process while BM25 is built here
         if (not is_saved(self.settings, self.store.name, "stats", self.digest)
                 and len(chunks()) >= self.settings.derive_child_min_chunks):
@@ -190,18 +191,23 @@ class Index:
                 out[(p.doc_id, s, e)] = vec
         return out
 
-    def passage_terms(self, passages: Sequence[Chunk]) -> dict[tuple[str, int, int], frozenset[str]]:
-        """Saved terms of the sentences of passages found in this generation, by (doc_id, start,
-        end); none when the generation's terms are not saved (the answerer works them out)."""
-        out: dict[tuple[str, int, int], frozenset[str]] = {}
-        if self.terms is None or self.lexical is None:
-            return out
+    def passage_sentences(
+        self, passages: Sequence[Chunk]
+    ) -> tuple[dict[tuple[str, int, int], frozenset[str]], dict[tuple[str, int, int], Shape]]:
+        """Saved terms and shapes of the sentences of passages found in this generation, by (doc_id,
+        start, end); none when the generation's are not saved (the answerer works them out)."""
+        terms: dict[tuple[str, int, int], frozenset[str]] = {}
+        shapes: dict[tuple[str, int, int], Shape] = {}
+        if self.sentences is None or self.lexical is None:
+            return terms, shapes
         for cid in dict.fromkeys(p.chunk_id for p in passages):
             chunk = self.lexical.chunk(cid)
-            found = self.terms.of(cid, chunk.sentences) if chunk is not None else None
-            for (s, e), ts in (found or {}).items():
-                out[(chunk.doc_id, s, e)] = ts  # type: ignore[union-attr]
-        return out
+            found = self.sentences.of(cid, len(chunk.sentences)) if chunk is not None else None
+            if found is not None:
+                for (s, e), (t, shaped) in zip(chunk.sentences, found):  # type: ignore[union-attr]
+                    terms[(chunk.doc_id, s, e)] = t  # type: ignore[union-attr]
+                    shapes[(chunk.doc_id, s, e)] = shaped  # type: ignore[union-attr]
+        return terms, shapes
 
     def chunk_vectors(self, chunk_ids: Iterable[str]) -> dict[str, dict[tuple[int, int], Any]]:
         """The sentence vectors of chunks of this generation, by chunk id and then offsets: from

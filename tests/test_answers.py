@@ -353,7 +353,7 @@ def test_a_thing_asked_for_is_not_answered_by_a_country():
 def test_a_tables_header_row_is_structure_not_an_answer():
     """"Flag | Meaning" names a table's columns (it was quoted first for "What does the re.IGNORECASE
     flag do?"); rows that state something keep their place."""
-    from rag.answer.extractive import _shape
+    from rag.answer.shape import shape as _shape
 
     assert _shape("Flag | Meaning")[3] and _shape("Method/Attribute | Purpose")[3]
     assert not _shape("ERROR | 40")[3]

@@ -203,45 +203,58 @@ def test_sentence_vectors_and_texts_are_read_from_the_generations_memory_maps_an
     assert texts.stat().st_size == size and third.fetch(["ferry"])["ferry"].text == assistant.document("ferry").text
 
 
-def test_sentence_terms_are_saved_with_the_generation_equal_to_the_texts_and_refused_under_other_rules(
+def test_sentence_terms_and_shapes_are_saved_with_the_generation_as_the_text_gives_them_and_refused_under_other_rules(
     tmp_path, monkeypatch
 ):
-    """Every sentence's terms are saved beside the vectors, the same terms the answerer would work
-    out from the text; a folder written under other term rules is rebuilt, and an answer is the
-    same with the saved terms as without them."""
+    """Every sentence's terms and shape are saved beside the vectors, the same the answerer would
+    work out from the text; a folder written under other rules is rebuilt, and an answer is the
+    same with the saved ones as without them."""
     import json
 
-    from rag import sentences
     from rag.answer.base import Question
+    from rag.answer.shape import shape
     from rag.answer.units import _text_terms
+    from rag.sentencemap import _rules
 
-    assistant = _ferry(tmp_path)
+    text = ("Ferry news\n\nEditor: Ann Lee\n\n| Route | Crossings |\n\nIs it late?\n\n"
+            + " ".join(f"The Kerran ferry made crossing {i} on time." for i in range(60)) + "\n")
+    write(tmp_path / "a" / "ferry.md", text)
+    assistant = make(tmp_path, chunk_size=64, chunk_overlap=16)
+    assistant.ingest([tmp_path / "a"])
     index = assistant._current()
-    assert index.terms is not None
+    assert index.sentences is not None
     doc = index.document("ferry")
-    checked = 0
+    shapes = set()
     for chunk in index.lexical.table:
-        saved = index.terms.of(chunk.chunk_id, chunk.sentences)
-        assert saved is not None and list(saved) == list(chunk.sentences)
-        for (s, e), found in saved.items():
-            assert found == _text_terms(doc.text[s:e])
-            checked += bool(found)
-    assert checked > 5
+        saved = index.sentences.of(chunk.chunk_id, len(chunk.sentences))
+        assert saved is not None and len(saved) == len(chunk.sentences)
+        for (s, e), (found, shaped) in zip(chunk.sentences, saved):
+            assert found == _text_terms(doc.text[s:e]) and shaped == shape(doc.text[s:e])
+            shapes.add(shaped[1:])
+    assert {("?", False, False), (".", False, False)} <= shapes  # a real comparison: several shapes
     question = Question("Was crossing 12 of the Kerran ferry on time?", "Was crossing 12 of the Kerran ferry on time?")
     evidence = assistant.evidence(question)
-    assert evidence.sentence_terms and set(evidence.sentence_terms) == {
+    assert evidence.sentence_terms and set(evidence.sentence_terms) == set(evidence.sentence_shapes) == {
         (p.doc_id, s, e) for p in evidence.passages for s, e in p.sentences}
     with_saved = assistant.offline.answer(question, evidence)
     assert not with_saved.abstained and "crossing 12 " in with_saved.citations[0].quote
-    evidence.sentence_terms = {}
+    evidence.sentence_terms, evidence.sentence_shapes = {}, {}
     assert assistant.offline.answer(question, evidence) == with_saved
 
-    [index_file] = list((tmp_path / "data" / "derived").glob("vectors-*/*/terms.json"))
+    [index_file] = list((tmp_path / "data" / "derived").glob("vectors-*/*/sentences.json"))
     data = json.loads(index_file.read_text())
     data["rules"] = "0" * 16  # as if written before a stopword was added
     index_file.write_text(json.dumps(data))
     again = make(tmp_path, chunk_size=64, chunk_overlap=16)._current()
-    assert again.terms is not None and json.loads(index_file.read_text())["rules"] == sentences.terms_fingerprint()
+    assert again.sentences is not None and json.loads(index_file.read_text())["rules"] == _rules()
+
+
+def test_a_shape_survives_its_encoding():
+    from rag.answer.shape import decode, encode, shape
+
+    for text in ["Editor: Raymond Hettinger", "Flag | Meaning", "x = f(a[1], {b: c})", "Is it?", "The end.",
+                 "The: thing", "PEP 487: Descriptor protocol", "Weird ending é", "def f():\n    return 1"]:
+        assert decode(encode(shape(text))) == shape(text), text
 
 
 def test_chunk_rows_are_cut_from_their_versions_text_and_older_rows_with_their_own_text_still_read(tmp_path):

@@ -10,6 +10,7 @@ from ..names import has_number, lowercase_names, question_names
 from ..sentences import words
 from ..stats import CorpusStats, number_pairs
 from ..types import Answer, Chunk, Citation, Document, Event, Turn
+from .shape import Shape
 
 CANNOT_ANSWER = "The articles don't answer this question."
 NOT_MENTIONED = "The articles don't mention {names}, so they can't answer this question."
@@ -34,8 +35,9 @@ class Evidence:
     stats: "CorpusStats"
     # vectors of the passages' sentences stored at ingest, by (doc_id, start, end); missing ones are embedded
     sentence_vectors: Mapping[tuple[str, int, int], list[float]] = field(default_factory=dict)
-    # the same sentences' terms saved at ingest; missing ones are worked out from the text
+    # the same sentences' terms and shapes saved with the generation; missing ones are worked out from the text
     sentence_terms: Mapping[tuple[str, int, int], frozenset[str]] = field(default_factory=dict)
+    sentence_shapes: Mapping[tuple[str, int, int], Shape] = field(default_factory=dict)
 
 
 class Answerer(Protocol):

@@ -6,7 +6,6 @@ state the same fact are shown once, naming every outlet."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator
@@ -22,6 +21,7 @@ from ..followup import standalone_offline
 from ..sentences import QUESTION_WORDS, terms
 from ..types import Answer, Citation, Delta, Event, Turn
 from . import checks, direct
+from .shape import shape
 from .base import NOT_MENTIONED, NOT_NEAR, Evidence, Question, abstain, join_names, quoted, source_label, unknown_names
 from .units import Unit, candidates, structure, under_headings, units_terms
 
@@ -152,26 +152,31 @@ class ExtractiveAnswerer:
         # an article's title and outlet name it: "the Telegraph" in a question is matched as its title is
         titles = {d: frozenset(terms(f"{doc.title} {doc.metadata.get('outlet', '')}")) for d, doc in docs.items()}
         structures = {d: structure(doc) for d, doc in docs.items()}
+        shapes = evidence.sentence_shapes  # a single sentence's, saved; a pair's is worked out
         # the weights as locals: read ~250 times per question each, a model attribute costs 3x a local
         dense_w, section_w, title_w = w.dense_weight, w.section_context_weight, w.title_context_weight
         lexical_w = 1 - dense_w
+        # what each asked term earns a unit that lacks it, per article and section (its heading's
+        # terms, else its title's), and their sum: most units hold none of the asked terms
+        outside: dict[tuple[str, frozenset[str]], tuple[list[float], float]] = {}
         for unit, dense, u_terms in zip(units, dense_scores.tolist(), units_terms(units, evidence)):
             if u_terms <= q_terms:
                 continue  # it only echoes the question (a heading, a title): it cannot answer it
             title = titles[unit.doc_id]
-            shape = structures[unit.doc_id]
-            section = shape.section_terms(unit.start)
-            lexical = sum([  # a list, not a generator: faster, and sum() as before (compensated from 3.12)
-                wt if t in u_terms
-                else wt * section_w if t in section
-                else wt * title_w if t in title
-                else 0.0
-                for t, wt in weighted
-            ]) / total
+            outline = structures[unit.doc_id]
+            context = outside.get((unit.doc_id, section := outline.section_terms(unit.start)))
+            if context is None:
+                earned = [wt * section_w if t in section else wt * title_w if t in title else 0.0 for t, wt in weighted]
+                # a list, not a generator: faster, and sum() as before (compensated from 3.12)
+                context = outside[(unit.doc_id, section)] = (earned, sum(earned) / total)
+            if u_terms.isdisjoint(q_terms):
+                lexical = context[1]  # the same list summed in the same order: the same float
+            else:
+                lexical = sum([wt if t in u_terms else e for (t, wt), e in zip(weighted, context[0])]) / total
             score = dense_w * dense + lexical_w * lexical
             if unit.pair and not unit.leans_back:
                 score -= w.pair_penalty
-            named, ending, code, header = _shape(unit.text)
+            named, ending, code, header = shapes.get((unit.doc_id, unit.start, unit.end)) or shape(unit.text)
             # the label, not the page, is asked: in full ("Editor:") more than in part ("New documentation translations:")
             if named is not None:
                 asked = (named & q_terms) - title
@@ -181,7 +186,7 @@ class ExtractiveAnswerer:
                 score -= w.question_penalty
             elif ending == ":":
                 score -= w.lead_in_penalty
-            elif named is None and (header or shape.is_heading(unit.end)):
+            elif named is None and (header or outline.is_heading(unit.end)):
                 score -= w.heading_penalty
             if code:
                 score -= w.code_penalty
@@ -241,39 +246,6 @@ class ExtractiveAnswerer:
                 single = chosen[overlaps[0]]
                 chosen[overlaps[0]] = replace(unit, focus=(single.start, single.end))
         return chosen
-
-
-# A label and its value ("Editor: Raymond Hettinger") or a table row's first cell ("ERROR | 40").
-_LABEL = re.compile(r"\A\s*([^:|\n]{1,40}?)(?::\s+|\s+\|\s+)\S")
-_CODE_CHARS = b"()[]{}=<>_;'\"#@"  # ASCII: counted in the UTF-8 bytes, which is 6x faster than in the str
-CODE_CHAR_SHARE = 0.08  # prose has about 1-2% of these characters; code has 10% and more
-
-
-_INDENTED_LINE = re.compile(r"\n[ \t]+\S")  # prose never indents its second line; code and config do
-
-
-def _code_like(text: str) -> bool:
-    raw = text.encode()
-    code_chars = len(raw) - len(raw.translate(None, _CODE_CHARS))
-    return bool(_INDENTED_LINE.search(text)) or code_chars > CODE_CHAR_SHARE * max(len(text), 1)
-
-
-# A table's header row: short cells of words only ("Flag | Meaning", "Method/Attribute | Purpose"); a row
-# that states something has a figure or a longer cell ("ERROR | 40", "DEBUG | Detailed information, ...").
-_HEADER_ROW = re.compile(r"\A\s*[^\n|\d]{1,25}(?:\s+\|\s+[^\n|\d]{1,25})+\s*\Z")
-
-
-@functools.lru_cache(maxsize=20_000)  # retrieved passages recur from question to question
-def _shape(text: str) -> tuple[frozenset[str] | None, str, bool, bool]:
-    """What ranking reads from a candidate's text alone: the terms of the label it opens with
-    (None without one), its last character, whether it reads as code, and whether it is a table's
-    header row (which names columns, as a heading names a section: it answers nothing)."""
-    header = bool(_HEADER_ROW.match(text)) and all(len(cell.split()) <= 3 for cell in text.split(" | "))
-    label = None if header else _LABEL.match(text)  # a header's first cell labels nothing
-    if label and re.search(r"\d", label.group(1)):
-        label = None  # "PEP 487: Descriptor ..." titles a section; a label names a role ("Editor: ...")
-    named = frozenset(terms(label.group(1))) if label else None
-    return named, text.rstrip()[-1:], _code_like(text), header
 
 
 def compose(
