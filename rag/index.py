@@ -205,8 +205,8 @@ class Index:
             found = self.sentences.of(cid, len(chunk.sentences)) if chunk is not None else None
             if found is not None:
                 for (s, e), (t, shaped) in zip(chunk.sentences, found):  # type: ignore[union-attr]
-                    terms[(chunk.doc_id, s, e)] = t  # type: ignore[union-attr]
-                    shapes[(chunk.doc_id, s, e)] = shaped  # type: ignore[union-attr]
+                    key = (chunk.doc_id, s, e)  # type: ignore[union-attr]
+                    terms[key], shapes[key] = t, shaped
         return terms, shapes
 
     def chunk_vectors(self, chunk_ids: Iterable[str]) -> dict[str, dict[tuple[int, int], Any]]:

@@ -40,7 +40,8 @@ def write_sentences(folder: Path, chunks: Iterable[Chunk]) -> None:
             lines = []
             for s, e in c.sentences:
                 text = c.text[s - c.start : e - c.start]
-                lines.append(f"{' '.join(sorted(set(terms(text))))}\t{encode(shape(text))}")
+                # shape's uncached self: a generation's sentences would flush the cache answers use for pairs
+                lines.append(f"{' '.join(sorted(set(terms(text))))}\t{encode(shape.__wrapped__(text))}")
             data = "\n".join(lines).encode("utf-8")
             out.write(data)
             at[c.chunk_id] = [size, len(data), len(c.sentences)]

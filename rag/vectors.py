@@ -14,7 +14,8 @@ from .chunking import decode_vectors
 from .derived import read_index
 
 VECTORS_FILE, INDEX_FILE = "vectors.f32", "index.json"
-VECTORS_VERSION = 2  # bump when the folder's layout changes: saved copies are then rebuilt (2: texts beside them)
+# bump when the folder's layout changes: saved copies are then rebuilt (2: texts beside them; 3: the sentence map)
+VECTORS_VERSION = 3
 
 
 class VectorWriter:

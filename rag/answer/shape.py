@@ -51,6 +51,7 @@ def encode(found: Shape) -> str:
     return flags if named is None else f"{flags}\t{' '.join(sorted(named))}"
 
 
+@functools.lru_cache(maxsize=4096)  # most sentences share a handful of shapes ("00." above all)
 def decode(line: str) -> Shape:
     flags, _, label = line.partition("\t")
     named = frozenset(label.split()) if len(flags) < len(line) else None
