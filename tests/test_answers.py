@@ -289,6 +289,21 @@ def test_the_asked_noun_is_the_noun_not_a_verb_after_it():
     assert asked_noun("Which Python versions support the walrus operator?") == "version"
     assert asked_noun("Which modules were added in 3.9?") == "module"
     assert asked_noun("Which PEP adds a new syntax?") == "pep"
+    assert asked_noun("Which PEP is about f-strings?") == "pep"
+    assert asked_noun("What NATO members are buying drones?") == "member"  # the acronym says which members
+    assert asked_noun("Which EU countries have sent tanks?") != "eu"
+
+
+def test_a_possessive_name_is_no_direct_answer():
+    """"... sanction Chinese banks, companies and Beijing’s leadership": "Beijing’s" owns the
+    leadership; it answers neither "Which companies ...?" nor anything else asked without a possessive."""
+    from rag.answer.direct import find, line
+
+    s = "He warned that the US was prepared to sanction Chinese banks, companies and Beijing’s leadership."
+    q = "Which US companies did China sanction?"
+    span = find("name", s, q)
+    assert span and s[span[0] : span[1]] == "Beijing’s"  # ranking still sees a name there
+    assert line("name", s, q) is None
 
 
 def test_how_much_of_asks_a_share_and_a_year_only_dates_the_figure():

@@ -138,7 +138,12 @@ def line(kind: str | None, sentence: str, question: str) -> tuple[int, int] | No
         return None
     if noun and stem(noun) not in _POLITIES and _only_countries(sentence[span[0] : span[1]]):  # type: ignore[index]
         return None  # "Which company ...?" is not answered by "Chinese and Russian"
+    if span and kind == "name" and _POSSESSIVE.search(sentence, span[0], span[1]) and not _POSSESSIVE.search(question):
+        return None  # "Beijing’s" (leadership) owns what follows it; the thing asked is what follows
     return span
+
+
+_POSSESSIVE = re.compile(r"\w['’]s\b")
 
 
 _LIST_SEP = re.compile(r"\.?\s*(?:,|;|,?\s+and|,?\s+or)\s*(?:the\s+)?")
@@ -303,14 +308,23 @@ _NOUN_VERB_OBJECT = re.compile(
     r"on|with|for|from|by|as|when|if|all|any|each|every|more|new|multiple)\b", re.I)
 
 
+# "Which PEP ...?" asks for a PEP; "Which US companies did ...?" for companies (a word, then an auxiliary)
+_ACRONYM_ASKED = re.compile(
+    r"\b(?:which|what)\s+([A-Z]{2,})\b(?:\s+([a-z]+)(?=\s+(?:did|does|do|is|are|was|were|has|have|had|will|can|could|"
+    r"would|should|may|might)\b))?", re.I)
+
+
 @functools.lru_cache(maxsize=256)
 def asked_noun(question: str) -> str | None:
     """What a "which/what X ...?" question asks for, lower case and singular: "pep", "module"."""
-    acronym = re.search(r"\b(?:which|what)\s+([A-Z]{2,})\b", question, re.I)
+    acronym = _ACRONYM_ASKED.search(question)
+    word: str | None = None
     if acronym and acronym.group(1).isupper():  # "Which PEP ...", "Which RFC ..."
-        return acronym.group(1).lower()
-    m = _NOUN_VERB_OBJECT.search(question)
-    word = m.group(1) if m else (m2.group(2) if (m2 := _ASKED_NOUN.search(question)) else None)
+        if not (acronym.group(2) or "").islower():
+            return acronym.group(1).lower()
+        word = acronym.group(2)  # "Which US companies did ...?": the acronym says which companies
+    m = _NOUN_VERB_OBJECT.search(question) if word is None else None
+    word = word or (m.group(1) if m else (m2.group(2) if (m2 := _ASKED_NOUN.search(question)) else None))
     if word is None:
         return None
     word = word.lower()
