@@ -532,3 +532,22 @@ def test_the_same_words_twice_in_a_page_are_quoted_once():
     answer = ExtractiveAnswerer(HashEmbedder(), min_relevance=0.0).answer(question, evidence)
     quotes = [c.quote for c in answer.citations]
     assert said in quotes and len(quotes) == len(set(quotes))
+
+
+def test_code_is_answered_by_a_name_of_its_kind():
+    """An exception is named as one ("TimeoutError", "socket.timeout"); a function in lower case: "Which
+    function serializes ...?" is not answered by "raise a TypeError", "Which exception ...?" not by "TCP"."""
+    from rag.answer.direct import line
+
+    def answer(question, sentence):
+        span = line("name", sentence, question)
+        return sentence[span[0] : span[1]] if span else None
+
+    raised = "Which exception is raised when a socket times out?"
+    assert answer(raised, "A TCP connection may time out.") is None
+    assert answer(raised, "When a timeout occurs, TimeoutError is raised.") == "TimeoutError"
+    assert answer(raised, "On a timeout, socket.timeout is raised.") == "socket.timeout"
+    called = "Which function serializes an object to a JSON formatted string?"
+    assert answer(called, "It should return a JSON encodable version of the object or raise a TypeError.") is None
+    assert answer(called, "Python is a language.") is None
+    assert answer(called, "Use json.dumps() for that.") == "json.dumps()"

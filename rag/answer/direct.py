@@ -213,6 +213,16 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
                      and _new_name(sentence[sp[0] : sp[1]], asked)]
             if code_kind:  # "Which exception ...?": code is named in one word,
                 found = [(a, b) for a, b in found if not re.search(r"\s", sentence[a:b])]  # not "Python 2.3"
+                # and an exception is named as one ("TimeoutError", "socket.timeout"), other code is not:
+                # "Which function serializes ...?" is not answered by "raise a TypeError", nor
+                # "Which exception ...?" by "TCP"
+                raised = stem(noun) in _RAISED_KINDS  # type: ignore[arg-type]
+                if raised:
+                    found = [(a, b) for a, b in found if _RAISED_NAME.fullmatch(sentence[a:b]) or "." in sentence[a:b]]
+                elif stem(noun) in _CALLED_KINDS:  # type: ignore[arg-type]  # "json.dumps()", "len"; not "Python"
+                    found = [(a, b) for a, b in found if _CALLED_NAME.fullmatch(sentence[a:b])]
+                elif stem(noun) != stem("class"):  # type: ignore[arg-type]  # an exception is a class too
+                    found = [(a, b) for a, b in found if not _RAISED_NAME.fullmatch(sentence[a:b])]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
             doers = [sp for sp in agents if q_terms & _doing(sentence, sp[0])]
@@ -285,6 +295,12 @@ def _trimmed(m: re.Match[str]) -> tuple[int, int]:
 _CODE_KINDS = frozenset(stem(w) for w in (
     "module function class method package library attribute argument parameter keyword constant variable "
     "option flag field decorator type exception statement operator command").split())
+# ...of which these are raised, and named so: a capitalised word ending as exceptions' names end
+_RAISED_KINDS = frozenset(stem(w) for w in "exception error warning".split())
+_RAISED_NAME = re.compile(r"(?:\w+\.)*[A-Z]\w*(?:Error|Exception|Warning|Exit|Interrupt|Iteration)")
+# ...and these are called, and named in lower case (the last part of a dotted name), maybe with "()"
+_CALLED_KINDS = frozenset(stem(w) for w in "function decorator".split())  # not "method": "a hashing method"
+_CALLED_NAME = re.compile(r"(?:[A-Za-z_]\w*\.)*[a-z_]\w*(?:\(\))?")
 # ...of which these hold the others, and prose names them with the kind word ("the asyncio module")
 _CONTAINER_KINDS = frozenset(stem(w) for w in "module package library".split())
 _NOT_NAMES = frozenset(
