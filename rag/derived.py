@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -70,6 +71,18 @@ def read_index(path: Path, version: int, what: str) -> dict:
     if index.get("version") != version:
         raise ValueError(f"saved {what} are version {index.get('version')}, not {version}")
     return index
+
+
+def map_file(path: Path, spans: Iterable[Sequence[int]]) -> mmap.mmap | bytes:
+    """A saved file mapped read-only, refused when it is shorter than the (offset, length, ...)
+    spans its index gives. The mapping outlives the file (another process may prune it)."""
+    size = path.stat().st_size
+    if max((span[0] + span[1] for span in spans), default=0) > size:
+        raise ValueError(f"{path} is shorter than its index says")
+    if size == 0:
+        return b""
+    with open(path, "rb") as handle:
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def is_saved(settings: Settings, store_name: str, kind: str, generation: str) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .answer.shape import Shape, decode, encode, fingerprint, shape
-from .derived import read_index
+from .derived import map_file, read_index
 from .sentences import terms, terms_fingerprint
 from .types import Chunk
 
@@ -61,15 +61,7 @@ class SentenceMap:
         index = read_index(folder / INDEX_FILE, SENTENCES_VERSION, "sentence terms")
         if index.get("rules") != _rules():
             raise ValueError("saved sentence terms were made under other rules")
-        at = index["at"]
-        path = folder / SENTENCES_FILE
-        size = path.stat().st_size
-        if at and max(o + n for o, n, _ in at.values()) > size:
-            raise ValueError(f"{path} is shorter than its index says")
-        if size == 0:
-            return cls(b"", at)
-        with open(path, "rb") as handle:  # the mapping outlives the file (another process may prune it)
-            return cls(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), at)
+        return cls(map_file(folder / SENTENCES_FILE, index["at"].values()), index["at"])
 
     def of(self, chunk_id: str, sentences: int) -> list[tuple[frozenset[str], Shape]] | None:
         """The terms and shape of each of a chunk's `sentences` sentences, in order."""

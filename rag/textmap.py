@@ -10,7 +10,7 @@ import mmap
 from pathlib import Path
 from typing import BinaryIO
 
-from .derived import read_index
+from .derived import map_file, read_index
 from .types import Document
 
 TEXTS_FILE, INDEX_FILE = "documents.jsonl", "documents.json"  # beside the sentence vectors' files
@@ -62,15 +62,7 @@ class TextMap:
     @classmethod
     def load(cls, folder: Path) -> "TextMap":
         index = read_index(folder / INDEX_FILE, TEXTS_VERSION, "texts")
-        at = index["at"]
-        path = folder / TEXTS_FILE
-        size = path.stat().st_size
-        if at and max(o + n for o, n in at.values()) > size:
-            raise ValueError(f"{path} is shorter than its index says")
-        if size == 0:
-            return cls(b"", at)
-        with open(path, "rb") as handle:  # the mapping outlives the file (another process may prune it)
-            return cls(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), at)
+        return cls(map_file(folder / TEXTS_FILE, index["at"].values()), index["at"])
 
     def get(self, key: str) -> Document | None:
         where = self._at.get(key)
