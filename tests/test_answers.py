@@ -365,6 +365,31 @@ def test_a_thing_asked_for_is_not_answered_by_a_country():
         "United States")
 
 
+def test_a_diagram_of_many_bars_is_shaped_at_once():
+    """An ASCII diagram is a "sentence" of many bars (doctest's page has one). The header-row pattern
+    used to take exponential time to refuse it: minutes for one sentence, which hung the first ingest
+    of 494 documentation pages once every sentence was shaped. It must come back at once."""
+    import signal
+
+    from rag.answer.shape import shape
+
+    diagram = ("        |     | Example |     |       |\n            v        |     |   ...   |     v       |\n"
+               "           DocTestParser   | Example |   OutputChecker\n                           +---------+")
+
+    def hung(*_):
+        raise TimeoutError("shape() did not return within 5 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        assert shape.__wrapped__(diagram)[3] is False  # not a header row either
+        for text in ("x  |  " * 200 + "9", "a  |  b  " * 100 + "|"):
+            shape.__wrapped__(text)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_a_tables_header_row_is_structure_not_an_answer():
     """"Flag | Meaning" names a table's columns (it was quoted first for "What does the re.IGNORECASE
     flag do?"); rows that state something keep their place."""

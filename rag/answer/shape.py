@@ -20,7 +20,9 @@ CODE_CHAR_SHARE = 0.08  # prose has about 1-2% of these characters; code has 10%
 _INDENTED_LINE = re.compile(r"\n[ \t]+\S")  # prose never indents its second line; code and config do
 # A table's header row: short cells of words only ("Flag | Meaning", "Method/Attribute | Purpose"); a row
 # that states something has a figure or a longer cell ("ERROR | 40", "DEBUG | Detailed information, ...").
-_HEADER_ROW = re.compile(r"\A\s*[^\n|\d]{1,25}(?:\s+\|\s+[^\n|\d]{1,25})+\s*\Z")
+# A cell starts and ends with a character that is not white space: were spaces both in a cell and around a
+# bar, a row of many bars (an ASCII diagram) would take the pattern exponential time to refuse.
+_HEADER_ROW = re.compile(r"\A\s*[^\s|\d](?:[^\n|\d]{0,23}[^\s|\d])?(?:\s+\|\s+[^\s|\d](?:[^\n|\d]{0,23}[^\s|\d])?)+\s*\Z")
 HEADER_CELL_WORDS = 3  # a header cell names a column in a few words
 
 
