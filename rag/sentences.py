@@ -358,7 +358,7 @@ def terms_of(ws: list[str]) -> list[str]:
 def terms_fingerprint() -> str:
     """What `terms` depends on besides the text (its word pattern, stopwords, folds and stemmer):
     terms saved under other rules are not the terms this code would find (a change to the code of
-    `terms` itself bumps termmap.TERMS_VERSION)."""
+    `terms` itself bumps sentencemap.SENTENCES_VERSION)."""
     import hashlib
     import importlib.metadata
 

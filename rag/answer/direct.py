@@ -203,7 +203,7 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
     else:
         found = _appositions(sentence, question)
         noun = asked_noun(question)
-        code_kind = bool(noun) and stem(noun) in _CODE_KINDS  # type: ignore[arg-type]
+        code_kind = stem(noun) if noun and stem(noun) in _CODE_KINDS else None
         signature = _LABEL.match(sentence) if code_kind else None
         if not found and signature and _CODE.fullmatch(signature.group(1).strip()):
             # "uuid.uuid4(): Generate a random UUID." answers "Which function generates a random UUID?"
@@ -211,18 +211,8 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
         if not found:
             found = [sp for sp in _names(sentence) if not _in_question(sentence[sp[0] : sp[1]], asked)
                      and _new_name(sentence[sp[0] : sp[1]], asked)]
-            if code_kind:  # "Which exception ...?": code is named in one word,
-                found = [(a, b) for a, b in found if not re.search(r"\s", sentence[a:b])]  # not "Python 2.3"
-                # and an exception is named as one ("TimeoutError", "socket.timeout"), other code is not:
-                # "Which function serializes ...?" is not answered by "raise a TypeError", nor
-                # "Which exception ...?" by "TCP"
-                raised = stem(noun) in _RAISED_KINDS  # type: ignore[arg-type]
-                if raised:
-                    found = [(a, b) for a, b in found if _RAISED_NAME.fullmatch(sentence[a:b]) or "." in sentence[a:b]]
-                elif stem(noun) in _CALLED_KINDS:  # type: ignore[arg-type]  # "json.dumps()", "len"; not "Python"
-                    found = [(a, b) for a, b in found if _CALLED_NAME.fullmatch(sentence[a:b])]
-                elif stem(noun) != stem("class"):  # type: ignore[arg-type]  # an exception is a class too
-                    found = [(a, b) for a, b in found if not _RAISED_NAME.fullmatch(sentence[a:b])]
+            if code_kind:
+                found = [(a, b) for a, b in found if _named_as(code_kind, sentence[a:b])]
             agents = [sp for sp in found if _AGENT.search(sentence[max(0, sp[0] - 25) : sp[0]])]
             q_terms = _question_terms(question)
             doers = [sp for sp in agents if q_terms & _doing(sentence, sp[0])]
@@ -238,6 +228,20 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
                 return [sp for sp in found if sp not in agents] or found
             return agents or found
     return [sp for sp in found if not _in_question(sentence[sp[0] : sp[1]], asked)]
+
+
+def _named_as(kind: str, name: str) -> bool:
+    """True when `name` is written as code of this kind (a stem of _CODE_KINDS) is: in one word (not
+    "Python 2.3"); an exception as one ("TimeoutError", "socket.timeout"), a function or decorator in
+    lower case ("json.dumps()", "len"), other code not as an exception. "Which function serializes
+    ...?" is not answered by "raise a TypeError", nor "Which exception ...?" by "TCP"."""
+    if re.search(r"\s", name):
+        return False
+    if kind in _RAISED_KINDS:
+        return bool(_RAISED_NAME.fullmatch(name)) or "." in name
+    if kind in _CALLED_KINDS:
+        return bool(_CALLED_NAME.fullmatch(name))
+    return kind == _CLASS or not _RAISED_NAME.fullmatch(name)  # an exception is a class too
 
 
 def _doing(sentence: str, start: int) -> set[str]:
@@ -301,6 +305,7 @@ _RAISED_NAME = re.compile(r"(?:\w+\.)*[A-Z]\w*(?:Error|Exception|Warning|Exit|In
 # ...and these are called, and named in lower case (the last part of a dotted name), maybe with "()"
 _CALLED_KINDS = frozenset(stem(w) for w in "function decorator".split())  # not "method": "a hashing method"
 _CALLED_NAME = re.compile(r"(?:[A-Za-z_]\w*\.)*[a-z_]\w*(?:\(\))?")
+_CLASS = stem("class")
 # ...of which these hold the others, and prose names them with the kind word ("the asyncio module")
 _CONTAINER_KINDS = frozenset(stem(w) for w in "module package library".split())
 _NOT_NAMES = frozenset(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..sentences import HeadingIndex, continues, sentence_spans, stem, terms
@@ -95,8 +96,7 @@ def under_headings(units: list[Unit], evidence: Evidence, noun: str) -> list[Uni
         found = shape.heading_of(u.start)
         if not found or wanted not in found[1]:
             continue
-        own = saved.get((u.doc_id, u.start, u.end))
-        if wanted in (unit_terms(u) if own is None else own):
+        if wanted in _sentence_terms(u, saved):
             continue
         (hs, he), _ = found
         if u.start - he <= HEADING_REACH:
@@ -153,17 +153,18 @@ def unit_terms(unit: Unit) -> frozenset[str]:
     return _text_terms(unit.text)
 
 
+def _sentence_terms(unit: Unit, saved: Mapping[tuple[str, int, int], frozenset[str]]) -> frozenset[str]:
+    """A one-sentence unit's terms as saved with the generation, else from its text."""
+    found = saved.get((unit.doc_id, unit.start, unit.end))
+    return unit_terms(unit) if found is None else found
+
+
 def units_terms(units: list[Unit], evidence: Evidence) -> list[frozenset[str]]:
     """Each unit's terms: a sentence's as saved at ingest, else from its text. A two-part unit
     whose parts only white space divides has its parts' terms together (no word spans white
     space), so its text is not read again."""
     saved = evidence.sentence_terms
-    alone = {}
-    for u in units:
-        if not u.pair:
-            key = (u.doc_id, u.start, u.end)
-            found = saved.get(key)
-            alone[key] = unit_terms(u) if found is None else found
+    alone = {(u.doc_id, u.start, u.end): _sentence_terms(u, saved) for u in units if not u.pair}
     texts = {d: evidence.documents[d].text for d in {u.doc_id for u in units}}
     out = []
     for u in units:
