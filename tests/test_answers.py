@@ -576,3 +576,18 @@ def test_code_is_answered_by_a_name_of_its_kind():
     assert answer(called, "It should return a JSON encodable version of the object or raise a TypeError.") is None
     assert answer(called, "Python is a language.") is None
     assert answer(called, "Use json.dumps() for that.") == "json.dumps()"
+
+
+def test_a_name_given_after_called_and_no_etc():
+    """"the dumps() function, called dump()," names dump() (not "called"); "functions, etc." names none
+    (the Python tutorial's pages, read as a new user would)."""
+    from rag.answer.direct import line
+
+    def answer(question, sentence):
+        span = line("name", sentence, question)
+        return sentence[span[0] : span[1]] if span else None
+
+    s = "Another variant of the dumps() function, called dump(), simply serializes the object to a text file."
+    assert answer("Which function serializes an object to a file?", s) == "dump()"
+    s = "Note that it lists all types of names: variables, modules, functions, etc."
+    assert answer("Which function returns a list of all the names a module defines?", s) is None

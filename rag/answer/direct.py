@@ -310,7 +310,7 @@ _CLASS = stem("class")
 _CONTAINER_KINDS = frozenset(stem(w) for w in "module package library".split())
 _NOT_NAMES = frozenset(
     "a an the this that these those its their his her new old same other another following first second last "
-    "standard built-in builtin default main each every any some such several many few various multiple numerous "
+    "standard built-in builtin default main each every any some such several many few various multiple numerous etc "
     "both all most".split()
 )
 
@@ -391,7 +391,8 @@ def _apposition_patterns(found_noun: str) -> tuple[re.Pattern[str], tuple[tuple[
         # "nitrocellulose, a chemical" (the word between is lower case: in "exit code, a CalledProcessError
         # exception" the name stands there, and "code" is no answer)
         (rf"(\w[\w.]*\w(?:\(\))?|\w),\s+(?:a|an|the)\s+(?:(?-i:[a-z][\w-]*)\s+)?{noun}s?\b", False),
-        (rf"\b{noun}s?,\s+(\w[\w.]*\w(?:\(\))?|\w)", False),  # "a new module, graphlib,"
+        # "a new module, graphlib,"; "the dumps() function, called dump()," names it after the participle
+        (rf"\b{noun}s?,\s+(?:(?:called|named|known\s+as)\s+)?(\w[\w.]*\w(?:\(\))?|\w)", False),
         (rf"\b{noun}s?\s+(\w[\w.]*\w(?:\(\))?|\w)", True),  # "firms iRay Technology"
         (rf"(\w[\w.]*\w(?:\(\))?|\w)(?:\s+\([^()]{{1,20}}\))?\s+{noun}s?\b", False),  # "the asyncio module", "tau (τ) constant"
     )
